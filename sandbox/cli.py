@@ -1,0 +1,104 @@
+"""The ``sandbox`` command line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+app = typer.Typer(help="Online-casino payments sandbox: wallet, mock providers, scenarios, load tests.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Wallet database: migrations and integrity.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+DbOption = Annotated[str, typer.Option("--db", help="SQLAlchemy URL; memory:// for the in-memory store.")]
+
+
+def open_store(url: str):  # noqa: ANN201 - Store, imported lazily to keep the CLI fast
+    """A store for ``url``, migrated to the latest schema."""
+    if url.startswith("memory"):
+        from wallet.adapters.memory import MemoryStore
+
+        return MemoryStore()
+    from wallet.adapters.sql import SqlStore, upgrade
+
+    upgrade(url)
+    return SqlStore(url)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for results.json, report.md and plots.")] = Path(
+        "reports/demo"),
+    players: Annotated[int, typer.Option(min=1, max=100_000, help="How many players play the day.")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same day.")] = 7,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="SQLAlchemy URL (default: a fresh SQLite file in the output folder).")] = None,
+) -> None:
+    """Play a seeded casino day through the wallet, check the ledger, write a report."""
+    from sandbox.demo import play_day, write_report
+    from wallet.service.clock import ManualClock
+    from wallet.service.wallet import Wallet
+
+    out.mkdir(parents=True, exist_ok=True)
+    if db is None:
+        sqlite_file = out / "wallet.sqlite3"
+        for leftover in out.glob("wallet.sqlite3*"):
+            leftover.unlink()
+        db = f"sqlite:///{sqlite_file}"
+    store = open_store(db)
+    clock = ManualClock(1_767_225_600.0)  # 2026-01-01T00:00:00Z, so reports read like a day
+    started = time.perf_counter()
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("playing the day", total=players)
+        result = play_day(Wallet(store, clock), clock, players=players, seed=seed,
+                          progress=lambda n: bar.advance(task, n))
+    elapsed = time.perf_counter() - started
+    report = write_report(result, out, db_url=db, seconds=elapsed)
+    store.close()
+    for ch in result.checks:
+        mark = "[green]pass[/]" if ch["passed"] else "[red]FAIL[/]"
+        console.print(f"  {mark}  {ch['name']}")
+    console.print(f"report: {report}")
+    raise typer.Exit(0 if result.passed else 1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = "sqlite:///wallet.sqlite3") -> None:
+    """Create or migrate the wallet schema (Alembic) at --db."""
+    from wallet.adapters.sql import upgrade
+
+    upgrade(db)
+    console.print(f"schema at head: {db}")
+
+
+@db_app.command("verify")
+def db_verify(db: DbOption = "sqlite:///wallet.sqlite3") -> None:
+    """Check the ledger invariants and the audit hash chain; exit 1 on any break."""
+    from wallet.service.wallet import Wallet
+
+    wallet = Wallet(open_store(db))
+    problems = [f"ledger {v.kind}: {', '.join(v.ids)} ({v.detail})" for v in wallet.ledger_violations()]
+    problems += [f"audit {b.stream}#{b.seq}: {b.reason}" for b in wallet.verify_audit()]
+    for p in problems:
+        console.print(f"[red]{p}[/]")
+    console.print("ledger and audit chain intact" if not problems else f"{len(problems)} problem(s)")
+    raise typer.Exit(1 if problems else 0)
+
+
+def _mount_optional() -> None:
+    """Sub-commands that live with their packages."""
+    try:
+        from mocks.cli import mocks_app
+    except ImportError:
+        return
+    app.add_typer(mocks_app, name="mocks", help="Mock PSPs, bank, crypto chains and KYC.")
+
+
+_mount_optional()

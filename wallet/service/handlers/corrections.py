@@ -1,0 +1,99 @@
+"""FX conversion and reversals (records are immutable: mistakes get a mirror image)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, Decimal
+
+from wallet.domain import commands as c
+from wallet.domain.errors import (
+    AlreadyExists,
+    Conflict,
+    InsufficientFunds,
+    InvalidInput,
+    TransactionNotFound,
+)
+from wallet.domain.ledger import (
+    AccountType,
+    Transaction,
+    TxnKind,
+    house,
+    transfer,
+)
+from wallet.domain.money import exponent
+from wallet.service.handlers.common import (
+    Outcome,
+    T,
+    acc,
+    balance_view,
+    done,
+    locked_player,
+    post_new,
+    require_active,
+)
+from wallet.service.unit_of_work import UnitOfWork
+
+
+def convert_currency(cmd: c.ConvertCurrency, uow: UnitOfWork, now: float) -> Outcome:
+    """Each currency balances on its own through the house FX account; the converted
+    amount is rounded down to the target currency's minor unit (the house keeps the dust)."""
+    player = locked_player(uow, cmd.player_id, cmd.from_currency)
+    require_active(player)
+    if cmd.to_currency not in player.currencies:
+        raise InvalidInput(f"player has no {cmd.to_currency} account", field="to_currency")
+    scale = Decimal(10) ** (exponent(cmd.to_currency) - exponent(cmd.from_currency))
+    target = int((Decimal(cmd.amount) * Decimal(cmd.rate) * scale).to_integral_value(ROUND_FLOOR))
+    if target <= 0:
+        raise InvalidInput("amount converts to less than one minor unit", field="amount")
+    src = acc(T.PLAYER_CASH, cmd.player_id, cmd.from_currency)
+    if uow.balances([src]).get(src, 0) < cmd.amount:
+        raise InsufficientFunds("not enough available balance to convert", field="amount")
+    txn = Transaction(
+        f"fx:{cmd.player_id}:{cmd.conversion_id}",
+        TxnKind.FX,
+        (
+            *transfer(src, house(T.FX, cmd.from_currency), cmd.amount, cmd.from_currency),
+            *transfer(
+                house(T.FX, cmd.to_currency),
+                acc(T.PLAYER_CASH, cmd.player_id, cmd.to_currency),
+                target,
+                cmd.to_currency,
+            ),
+        ),
+        now,
+        cmd.player_id,
+        meta={"rate": cmd.rate},
+    )
+    post_new(uow, txn)
+    return done(
+        uow,
+        cmd.player_id,
+        cmd.to_currency,
+        txn.id,
+        converted=target,
+        from_balance=balance_view(uow, cmd.player_id, cmd.from_currency),
+    )
+
+
+def reverse_transaction(cmd: c.ReverseTransaction, uow: UnitOfWork, now: float) -> Outcome:
+    """Records are immutable: a mistake is corrected by posting its mirror image.
+    Refused when the mirror would push a player account below its floor."""
+    original = uow.get_transaction(cmd.transaction_id)
+    if original is None:
+        raise TransactionNotFound(f"transaction {cmd.transaction_id} not found", field="transaction_id")
+    if original.kind is TxnKind.REVERSAL:
+        raise Conflict("a reversal cannot itself be reversed", field="transaction_id")
+    if original.player_id:
+        locked_player(uow, original.player_id)
+    if uow.get_transaction(f"reversal:{original.id}") is not None:
+        raise AlreadyExists(f"transaction {original.id} was already reversed", field="transaction_id")
+    mirror = original.reversal(f"reversal:{original.id}", now, reason=cmd.reason)
+    bal = uow.balances(p.account for p in mirror.postings)
+    for p in mirror.postings:
+        floor = AccountType(p.account.split(":", 1)[0]).floor
+        if floor is not None and bal.get(p.account, 0) + p.amount < floor:
+            raise InsufficientFunds(f"reversal would take {p.account} below {floor}", field="transaction_id")
+    uow.post(mirror)
+    currency = mirror.postings[0].currency
+    if original.player_id:
+        return done(uow, original.player_id, currency, mirror.id)
+    return Outcome({"transaction_id": mirror.id}, None, mirror.id)

@@ -1,0 +1,150 @@
+"""Deposits credited on settlement, chargebacks, refunds and receivable write-offs."""
+
+from __future__ import annotations
+
+from wallet.domain import commands as c
+from wallet.domain.errors import (
+    Conflict,
+    InsufficientFunds,
+    InvalidInput,
+    TransactionNotFound,
+)
+from wallet.domain.ledger import (
+    Posting,
+    Transaction,
+    TxnKind,
+    clearing,
+    house,
+    transfer,
+)
+from wallet.domain.players import (
+    PlayerStatus,
+)
+from wallet.service.handlers.common import (
+    Outcome,
+    T,
+    acc,
+    done,
+    locked_player,
+    post_new,
+)
+from wallet.service.unit_of_work import UnitOfWork
+
+
+def credit_deposit(cmd: c.CreditDeposit, uow: UnitOfWork, now: float) -> Outcome:
+    """Credited even to a locked player: the provider settled it, so it is the player's.
+    An outstanding receivable (after a chargeback) is repaid first."""
+    locked_player(uow, cmd.player_id, cmd.currency)
+    cash = acc(T.PLAYER_CASH, cmd.player_id, cmd.currency)
+    receivable = acc(T.RECEIVABLE, cmd.player_id, cmd.currency)
+    owed = -uow.balances([receivable]).get(receivable, 0)
+    repay = min(owed, cmd.amount)
+    postings = [Posting(clearing(cmd.provider, cmd.currency), -cmd.amount, cmd.currency)]
+    if cmd.amount - repay:
+        postings.append(Posting(cash, cmd.amount - repay, cmd.currency))
+    if repay:
+        postings.append(Posting(receivable, repay, cmd.currency))
+    if cmd.fee:
+        postings += transfer(
+            house(T.FEES, cmd.currency), clearing(cmd.provider, cmd.currency), cmd.fee, cmd.currency
+        )
+    txn = Transaction(
+        f"deposit:{cmd.provider}:{cmd.payment_id}",
+        TxnKind.DEPOSIT,
+        tuple(postings),
+        now,
+        cmd.player_id,
+        reference=f"{cmd.provider}:{cmd.payment_id}",
+    )
+    post_new(uow, txn)
+    return done(uow, cmd.player_id, cmd.currency, txn.id, repaid_receivable=repay)
+
+
+def _deposit(uow: UnitOfWork, provider: str, payment_id: str) -> Transaction:
+    txn = uow.get_transaction(f"deposit:{provider}:{payment_id}")
+    if txn is None or txn.player_id is None:
+        raise TransactionNotFound(f"no credited deposit {provider}:{payment_id}", field="payment_id")
+    return txn
+
+
+def _deposit_amount(txn: Transaction, provider: str) -> tuple[int, str]:
+    p = next(p for p in txn.postings if p.account.startswith(f"{T.PROVIDER_CLEARING}:{provider}:"))
+    return -p.amount, p.currency
+
+
+def chargeback(cmd: c.Chargeback, uow: UnitOfWork, now: float) -> Outcome:
+    """The provider claws the money back. Cash pays what it can; the rest becomes a
+    receivable, and the player is locked until an operator looks at it."""
+    dep = _deposit(uow, cmd.provider, cmd.payment_id)
+    deposited, currency = _deposit_amount(dep, cmd.provider)
+    if cmd.amount > deposited:
+        raise InvalidInput(f"chargeback {cmd.amount} exceeds deposit {deposited}", field="amount")
+    player = locked_player(uow, dep.player_id or "")
+    cash = acc(T.PLAYER_CASH, player.id, currency)
+    from_cash = min(uow.balances([cash]).get(cash, 0), cmd.amount)
+    postings = [Posting(clearing(cmd.provider, currency), cmd.amount, currency)]
+    if from_cash:
+        postings.append(Posting(cash, -from_cash, currency))
+    if cmd.amount - from_cash:
+        postings.append(Posting(acc(T.RECEIVABLE, player.id, currency), from_cash - cmd.amount, currency))
+    if cmd.fee:
+        postings += transfer(house(T.FEES, currency), clearing(cmd.provider, currency), cmd.fee, currency)
+    txn = Transaction(
+        f"chargeback:{cmd.provider}:{cmd.payment_id}",
+        TxnKind.CHARGEBACK,
+        tuple(postings),
+        now,
+        player.id,
+        reference=dep.reference,
+        meta={"reason": cmd.reason},
+    )
+    post_new(uow, txn)
+    player.status, player.lock_reason = PlayerStatus.LOCKED, f"chargeback {cmd.payment_id}"
+    uow.save_player(player)
+    return done(uow, player.id, currency, txn.id, receivable_created=cmd.amount - from_cash)
+
+
+def refund(cmd: c.Refund, uow: UnitOfWork, now: float) -> Outcome:
+    dep = _deposit(uow, cmd.provider, cmd.payment_id)
+    deposited, currency = _deposit_amount(dep, cmd.provider)
+    player = locked_player(uow, dep.player_id or "")
+    earlier = sum(
+        _deposit_amount(t, cmd.provider)[0] * -1
+        for t in uow.transactions_by_reference(dep.reference or "")
+        if t.kind is TxnKind.REFUND
+    )
+    if earlier + cmd.amount > deposited:
+        raise InvalidInput(
+            f"refunds would total {earlier + cmd.amount}, more than the deposit {deposited}",
+            field="amount",
+        )
+    cash = acc(T.PLAYER_CASH, player.id, currency)
+    if uow.balances([cash]).get(cash, 0) < cmd.amount:
+        raise InsufficientFunds("not enough available balance to refund", field="amount")
+    txn = Transaction(
+        f"refund:{cmd.provider}:{cmd.refund_id}",
+        TxnKind.REFUND,
+        transfer(cash, clearing(cmd.provider, currency), cmd.amount, currency),
+        now,
+        player.id,
+        reference=dep.reference,
+    )
+    post_new(uow, txn)
+    return done(uow, player.id, currency, txn.id)
+
+
+def write_off_receivable(cmd: c.WriteOffReceivable, uow: UnitOfWork, now: float) -> Outcome:
+    locked_player(uow, cmd.player_id, cmd.currency)
+    receivable = acc(T.RECEIVABLE, cmd.player_id, cmd.currency)
+    owed = -uow.balances([receivable]).get(receivable, 0)
+    if owed <= 0:
+        raise Conflict("nothing to write off", field="currency")
+    txn = Transaction(
+        f"write_off:{cmd.player_id}:{cmd.write_off_id}",
+        TxnKind.WRITE_OFF,
+        transfer(house(T.CHARGEBACK_LOSS, cmd.currency), receivable, owed, cmd.currency),
+        now,
+        cmd.player_id,
+    )
+    post_new(uow, txn)
+    return done(uow, cmd.player_id, cmd.currency, txn.id, written_off=owed)
