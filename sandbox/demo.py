@@ -119,14 +119,20 @@ class _Player:
 
 def play_day(wallet: Wallet, clock: ManualClock, *, players: int, seed: int,
              progress: Callable[[int], None] = lambda _: None) -> DayResult:
+    """Players arrive across the day at seeded times and play their session from there."""
     out = DayResult(seed=seed, players=players)
     dice = Dice(seed)
-    for i in range(players):
-        _Player(f"p{i:05d}", dice, wallet, clock, out).play()
+    start = clock.now()
+    ids = [f"p{i:05d}" for i in range(players)]
+    arrivals = sorted((dice.uniform(pid, "arrival") * DAY, pid) for pid in ids)
+    every = max(1, players // 60)
+    for n, (at, pid) in enumerate(arrivals):
+        clock.t = start + at
+        if n % every == 0:
+            out.ggr_over_time.append((clock.t, _house(wallet, AccountType.HOUSE_GAME)))
+        _Player(pid, dice, wallet, clock, out).play()
         progress(1)
-        if i % max(1, players // 50) == 0:
-            out.ggr_over_time.append((clock.now(), _house(wallet, AccountType.HOUSE_GAME)))
-    out.ggr_over_time.append((clock.now(), _house(wallet, AccountType.HOUSE_GAME)))
+    out.ggr_over_time.append((start + DAY, _house(wallet, AccountType.HOUSE_GAME)))
     _check(wallet, out)
     return out
 
@@ -208,7 +214,7 @@ def _plot(out: DayResult, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 3.2))
     t0 = out.ggr_over_time[0][0] if out.ggr_over_time else 0.0
     ax.plot([(t - t0) / 3600 for t, _ in out.ggr_over_time], [g / 100 for _, g in out.ggr_over_time])
-    ax.set_xlabel("simulated hours")
+    ax.set_xlabel("hour of the simulated day (players arriving)")
     ax.set_ylabel("house game account (EUR)")
     ax.set_title("Gross gaming revenue as the day is played")
     ax.grid(alpha=0.3)

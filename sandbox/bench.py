@@ -1,0 +1,125 @@
+"""Wallet benchmark: bets per second against ``pgbench`` TPC-B on the same server, same run.
+
+A ratio against a baseline measured in the same run says more than a raw figure
+on a shared, noisy machine: if the machine is slow today, both numbers drop.
+Each measurement runs in its own scratch database, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from wallet.domain import commands as c
+from wallet.domain.idempotency import IdempotencyKey
+from wallet.service.clock import SystemClock
+from wallet.service.wallet import Wallet
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    per_second: float
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+
+    def line(self) -> str:
+        lat = "" if self.p50_ms is None else f"  p50 {self.p50_ms:.2f} ms"
+        lat += "" if self.p99_ms is None else f"  p99 {self.p99_ms:.2f} ms"
+        return f"{self.name:<34} {self.per_second:>9,.0f}/s{lat}"
+
+
+@contextlib.contextmanager
+def scratch_database(url: str, prefix: str) -> Iterator[str]:
+    """A fresh database on the server of ``url``, dropped on exit."""
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _libpq_env(url: str) -> dict[str, str]:
+    u = sa.make_url(url)
+    env = {**os.environ, "PGHOST": u.host or "127.0.0.1", "PGPORT": str(u.port or 5432),
+           "PGUSER": u.username or "postgres", "PGDATABASE": u.database or "postgres"}
+    if u.password:
+        env["PGPASSWORD"] = str(u.password)
+    return env
+
+
+def pgbench_tps(url: str, *, seconds: int, clients: int, scale: int = 10) -> Figure:
+    """TPC-B-like transactions per second, as pgbench reports them."""
+    if shutil.which("pgbench") is None:
+        raise RuntimeError("pgbench is not installed (Debian: postgresql-client / postgresql-contrib)")
+    with scratch_database(url, "sandbox_bench_pgbench") as db:
+        env = _libpq_env(db)
+        subprocess.run(["pgbench", "-i", "-q", "-s", str(scale)], env=env, check=True,
+                       capture_output=True)
+        out = subprocess.run(
+            ["pgbench", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), "-M", "prepared"],
+            env=env, check=True, capture_output=True, text=True,
+        ).stdout
+    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = re.search(r"latency average = ([\d.]+) ms", out)
+    # pgbench reports a mean latency, not percentiles: shown as such, not as p50
+    return Figure(f"pgbench TPC-B ({clients} clients, mean lat.)", tps, float(lat.group(1)) if lat else None)
+
+
+def _percentile(sorted_ms: list[float], q: float) -> float:
+    return sorted_ms[min(len(sorted_ms) - 1, int(q * len(sorted_ms)))]
+
+
+def service_bets(url: str, *, seconds: float, threads: int, players: int = 1_000) -> Figure:
+    """Bets through the service layer (idempotency record, audit entry, two postings,
+    locked player row) from ``threads`` threads over ``players`` players."""
+    from wallet.adapters.sql import SqlStore, upgrade
+
+    with scratch_database(url, "sandbox_bench_wallet") as db:
+        upgrade(db)
+        store = SqlStore(db)
+        wallet = Wallet(store, SystemClock())
+        for i in range(players):
+            wallet.execute(c.OpenPlayer(f"b{i}", "EUR"))
+            wallet.execute(c.CreditDeposit(f"b{i}", "acme", f"seed{i}", 10**12, "EUR"))
+        latencies: list[list[float]] = [[] for _ in range(threads)]
+        stop = time.perf_counter() + seconds
+
+        def run(t: int) -> None:
+            n, mine = 0, latencies[t]
+            while (now := time.perf_counter()) < stop:
+                n += 1
+                bet_id = f"t{t}-{n}"
+                wallet.execute(
+                    c.PlaceBet("bench", bet_id, f"b{(t * 7919 + n) % players}", bet_id, 100, "EUR"),
+                    idempotency=IdempotencyKey("game:bench", bet_id),
+                )
+                mine.append((time.perf_counter() - now) * 1000)
+
+        workers = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+        began = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        elapsed = time.perf_counter() - began
+        store.close()
+    flat = sorted(x for lst in latencies for x in lst)
+    return Figure(f"wallet bets, service layer ({threads} threads)", len(flat) / elapsed,
+                  statistics.median(flat), _percentile(flat, 0.99))
