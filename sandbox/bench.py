@@ -33,10 +33,14 @@ class Figure:
     per_second: float
     p50_ms: float | None = None
     p99_ms: float | None = None
+    mean_ms: float | None = None
+    generator_cpu: float | None = None  # cores the load generator itself used
 
     def line(self) -> str:
         lat = "" if self.p50_ms is None else f"  p50 {self.p50_ms:.2f} ms"
         lat += "" if self.p99_ms is None else f"  p99 {self.p99_ms:.2f} ms"
+        lat += "" if self.mean_ms is None else f"  mean {self.mean_ms:.2f} ms"
+        lat += "" if self.generator_cpu is None else f"  (load generator used {self.generator_cpu:.2f} cores)"
         return f"{self.name:<34} {self.per_second:>9,.0f}/s{lat}"
 
 
@@ -78,8 +82,7 @@ def pgbench_tps(url: str, *, seconds: int, clients: int, scale: int = 10) -> Fig
         ).stdout
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lat = re.search(r"latency average = ([\d.]+) ms", out)
-    # pgbench reports a mean latency, not percentiles: shown as such, not as p50
-    return Figure(f"pgbench TPC-B ({clients} clients, mean lat.)", tps, float(lat.group(1)) if lat else None)
+    return Figure(f"pgbench TPC-B ({clients} clients)", tps, mean_ms=float(lat.group(1)) if lat else None)
 
 
 def _percentile(sorted_ms: list[float], q: float) -> float:
@@ -123,3 +126,84 @@ def service_bets(url: str, *, seconds: float, threads: int, players: int = 1_000
     flat = sorted(x for lst in latencies for x in lst)
     return Figure(f"wallet bets, service layer ({threads} threads)", len(flat) / elapsed,
                   statistics.median(flat), _percentile(flat, 0.99))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _seed_players(db: str, players: int) -> None:
+    from wallet.adapters.sql import SqlStore, upgrade
+
+    upgrade(db)
+    store = SqlStore(db)
+    wallet = Wallet(store, SystemClock())
+    for i in range(players):
+        wallet.execute(c.OpenPlayer(f"b{i}", "EUR"))
+        wallet.execute(c.CreditDeposit(f"b{i}", "acme", f"seed{i}", 10**12, "EUR"))
+    store.close()
+
+
+def http_bets(url: str, *, seconds: int, users: int, workers: int = 2, players: int = 1_000) -> Figure:
+    """Bets over HTTP: uvicorn (httptools + uvloop) with ``workers`` processes, driven by
+    a headless Locust run of ``loadtests/bench_bets.py``; the generator shares the machine."""
+    import csv
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import httpx
+    import psutil
+
+    root = Path(__file__).resolve().parents[1]
+    bin_dir = Path(sys.executable).parent
+    with scratch_database(url, "sandbox_bench_http") as db, tempfile.TemporaryDirectory() as tmp:
+        _seed_players(db, players)
+        port = _free_port()
+        env = {**os.environ, "WALLET_DATABASE_URL": db, "WALLET_MIGRATE": "false",
+               "BENCH_PLAYERS": str(players)}
+        server = subprocess.Popen(
+            [str(bin_dir / "uvicorn"), "--factory", "wallet.api.app:create_app", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
+            env=env, cwd=root,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the wallet server did not start")
+                time.sleep(0.2)
+            locust = subprocess.Popen(
+                [str(bin_dir / "locust"), "-f", str(root / "loadtests" / "bench_bets.py"), "--headless",
+                 "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host",
+                 f"http://127.0.0.1:{port}", "--csv", f"{tmp}/run", "--only-summary",
+                 "--loglevel", "WARNING"],
+                env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            gen = psutil.Process(locust.pid)
+            cpu = 0.0
+            while locust.poll() is None:
+                with contextlib.suppress(psutil.Error):
+                    t = gen.cpu_times()
+                    cpu = t.user + t.system
+                time.sleep(0.5)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        with open(f"{tmp}/run_stats.csv") as f:
+            row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+    failures = int(row["Failure Count"])
+    name = f"wallet bets, HTTP ({workers} workers, {users} users)"
+    if failures:
+        name += f" [{failures} FAILED]"
+    return Figure(name, float(row["Requests/s"]), float(row["50%"]), float(row["99%"]),
+                  generator_cpu=cpu / seconds)

@@ -69,6 +69,22 @@ def demo(
     raise typer.Exit(0 if result.passed else 1)
 
 
+@app.command()
+def serve(
+    db: DbOption = "sqlite:///wallet.sqlite3",
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65_535)] = 8000,
+) -> None:
+    """Serve the wallet's HTTP API (OpenAPI at /docs). API keys from WALLET_API_KEYS; see docs/api.md.
+
+    For several worker processes on PostgreSQL use
+    ``uvicorn --factory wallet.api.app:create_app --workers N`` with WALLET_DATABASE_URL set."""
+    from wallet.api.app import serve as serve_api
+    from wallet.api.settings import Settings
+
+    serve_api(Settings(database_url=db, host=host, port=port))
+
+
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = "sqlite:///wallet.sqlite3") -> None:
     """Create or migrate the wallet schema (Alembic) at --db."""
@@ -90,6 +106,33 @@ def db_verify(db: DbOption = "sqlite:///wallet.sqlite3") -> None:
         console.print(f"[red]{p}[/]")
     console.print("ledger and audit chain intact" if not problems else f"{len(problems)} problem(s)")
     raise typer.Exit(1 if problems else 0)
+
+
+@app.command()
+def bench(
+    db: DbOption = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    seconds: Annotated[int, typer.Option(min=3, help="Length of each measurement.")] = 15,
+    threads: Annotated[int, typer.Option(min=1, help="Service-layer threads.")] = 8,
+    users: Annotated[int, typer.Option(min=1, help="Locust users for the HTTP run.")] = 32,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 2,
+    http: Annotated[bool, typer.Option(help="Include the HTTP run.")] = True,
+) -> None:
+    """Wallet bets/s (service layer and HTTP) against pgbench TPC-B on the same PostgreSQL, one run."""
+    from sandbox.bench import http_bets, pgbench_tps, service_bets
+
+    if not db.startswith("postgresql"):
+        raise typer.BadParameter("the benchmark compares against pgbench: give a PostgreSQL URL",
+                                 param_hint="--db")
+    console.print(f"measuring {seconds}s each on {db.split('@')[-1]} ...")
+    base = pgbench_tps(db, seconds=seconds, clients=threads)
+    console.print(base.line())
+    figures = [service_bets(db, seconds=seconds, threads=threads)]
+    console.print(figures[-1].line())
+    if http:
+        figures.append(http_bets(db, seconds=seconds, users=users, workers=workers))
+        console.print(figures[-1].line())
+    for f in figures:
+        console.print(f"ratio {f.name} / pgbench: [bold]{f.per_second / base.per_second:.2f}[/]")
 
 
 def _mount_optional() -> None:

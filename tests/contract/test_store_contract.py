@@ -356,3 +356,33 @@ def test_derived_house_balances(wallet: Wallet) -> None:
         stored = uow.stored_balances()
     assert "house_game:casino:EUR" not in stored
     assert stored["player_cash:p1:EUR"] == 9_800
+
+
+def test_chargeback_and_refunds_account_for_each_other(wallet: Wallet) -> None:
+    _funded(wallet, amount=1_000)
+    wallet.execute(c.Refund("acme", "pay-p1", "rf1", 300))
+    with pytest.raises(errors.InvalidInput, match="less refunds 300"):
+        wallet.execute(c.Chargeback("acme", "pay-p1", 1_000))
+    wallet.execute(c.Chargeback("acme", "pay-p1", 700))
+    with pytest.raises(errors.Conflict, match="charged back"):
+        wallet.execute(c.Refund("acme", "pay-p1", "rf2", 1))
+    _clean(wallet)
+
+
+def test_only_lifecycle_free_transactions_are_reversible(wallet: Wallet) -> None:
+    _funded(wallet)
+    wallet.execute(c.PlaceBet("agg", "b1", "p1", "r1", 100, "EUR"))
+    wallet.execute(c.RequestWithdrawal("p1", "w1", 100, "EUR", "acme"))
+    for txn_id in ("bet:agg:b1", "withdrawal_hold:w1"):
+        with pytest.raises(errors.Conflict, match="own lifecycle"):
+            wallet.execute(c.ReverseTransaction(txn_id, reason="x"))
+    wallet.execute(c.Refund("acme", "pay-p1", "rf1", 100))
+    with pytest.raises(errors.Conflict, match="reverse those first"):
+        wallet.execute(c.ReverseTransaction("deposit:acme:pay-p1", reason="x"))
+    wallet.execute(c.CompleteWithdrawal("w1"))
+    _clean(wallet)
+
+
+def test_ids_must_be_printable() -> None:
+    with pytest.raises(errors.InvalidInput, match="printable"):
+        c.OpenPlayer("bad\x00id", "EUR")

@@ -45,7 +45,7 @@ def entry_hash(
     txn_id: str | None,
     payload: str,
 ) -> str:
-    body = canonical([prev_hash, stream, seq, repr(at), actor, action, request_id, txn_id, payload])
+    body = canonical([prev_hash, stream, seq, repr(float(at)), actor, action, request_id, txn_id, payload])
     return hashlib.sha256(body.encode()).hexdigest()
 
 

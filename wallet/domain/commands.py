@@ -17,8 +17,8 @@ from wallet.domain.players import Funding
 
 
 def _id(value: str, name: str) -> None:
-    if not isinstance(value, str) or not value or len(value) > 200 or ":" in value:
-        raise InvalidInput(f"{name} must be 1-200 characters without ':'", field=name)
+    if not isinstance(value, str) or not 0 < len(value) <= 200 or ":" in value or not value.isprintable():
+        raise InvalidInput(f"{name} must be 1-200 printable characters without ':'", field=name)
 
 
 @dataclass(frozen=True)
@@ -178,6 +178,9 @@ class Refund(Command):
     amount: int
 
 
+MIN_RATE, MAX_RATE = Decimal("1e-18"), Decimal("1e12")
+
+
 @dataclass(frozen=True)
 class ConvertCurrency(Command):
     """FX at a quoted rate (units of ``to_currency`` per unit of ``from_currency``)."""
@@ -193,12 +196,12 @@ class ConvertCurrency(Command):
         super().__post_init__()
         if self.from_currency == self.to_currency:
             raise InvalidInput("from_currency and to_currency must differ", field="to_currency")
-        try:
-            ok = Decimal(self.rate) > 0 and Decimal(self.rate).is_finite()
+        try:  # bounded: "1e999999999" overflowed Decimal (a 500), "1e99999" minted a huge credit
+            ok = MIN_RATE <= Decimal(self.rate) <= MAX_RATE
         except (InvalidOperation, TypeError):
             ok = False
         if not ok or isinstance(self.rate, float):
-            raise InvalidInput("rate must be a positive decimal string", field="rate")
+            raise InvalidInput(f"rate must be a decimal string from {MIN_RATE} to {MAX_RATE}", field="rate")
 
 
 @dataclass(frozen=True)

@@ -74,24 +74,43 @@ def convert_currency(cmd: c.ConvertCurrency, uow: UnitOfWork, now: float) -> Out
     )
 
 
+# Transactions with no lifecycle of their own. A bet has rollback, a withdrawal hold
+# has release, a bonus has forfeit: reversing those directly would let the lifecycle
+# move the same money a second time.
+REVERSIBLE = frozenset({TxnKind.DEPOSIT, TxnKind.WIN, TxnKind.FX, TxnKind.FEE, TxnKind.REFUND,
+                        TxnKind.WRITE_OFF, TxnKind.CHARGEBACK})
+
+
 def reverse_transaction(cmd: c.ReverseTransaction, uow: UnitOfWork, now: float) -> Outcome:
     """Records are immutable: a mistake is corrected by posting its mirror image.
-    Refused when the mirror would push a player account below its floor."""
+    Refused when the mirror would push a player account past its floor or ceiling."""
     original = uow.get_transaction(cmd.transaction_id)
     if original is None:
         raise TransactionNotFound(f"transaction {cmd.transaction_id} not found", field="transaction_id")
-    if original.kind is TxnKind.REVERSAL:
-        raise Conflict("a reversal cannot itself be reversed", field="transaction_id")
-    if original.player_id:
-        locked_player(uow, original.player_id)
     if uow.get_transaction(f"reversal:{original.id}") is not None:
         raise AlreadyExists(f"transaction {original.id} was already reversed", field="transaction_id")
+    if original.kind not in REVERSIBLE:
+        raise Conflict(
+            f"{original.kind} transactions are corrected through their own lifecycle "
+            "(rollback, release, return, forfeit), not by reversal",
+            field="transaction_id",
+        )
+    if original.kind is TxnKind.DEPOSIT and len(uow.transactions_by_reference(original.reference or "")) > 1:
+        raise Conflict("the deposit was refunded or charged back since: reverse those first",
+                       field="transaction_id")
+    if original.player_id:
+        locked_player(uow, original.player_id)
     mirror = original.reversal(f"reversal:{original.id}", now, reason=cmd.reason)
     bal = uow.balances(p.account for p in mirror.postings)
     for p in mirror.postings:
-        floor = AccountType(p.account.split(":", 1)[0]).floor
-        if floor is not None and bal.get(p.account, 0) + p.amount < floor:
-            raise InsufficientFunds(f"reversal would take {p.account} below {floor}", field="transaction_id")
+        kind = AccountType(p.account.split(":", 1)[0])
+        after = bal.get(p.account, 0) + p.amount
+        if kind.floor is not None and after < kind.floor:
+            raise InsufficientFunds(
+                f"reversal would take {p.account} below {kind.floor}", field="transaction_id"
+            )
+        if kind.ceiling is not None and after > kind.ceiling:  # e.g. a receivable already repaid
+            raise Conflict(f"reversal would take {p.account} above {kind.ceiling}", field="transaction_id")
     uow.post(mirror)
     currency = mirror.postings[0].currency
     if original.player_id:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wallet.domain import commands as c
 from wallet.domain.errors import (
+    AlreadyExists,
     Conflict,
     InsufficientFunds,
     InvalidInput,
@@ -72,13 +73,29 @@ def _deposit_amount(txn: Transaction, provider: str) -> tuple[int, str]:
     return -p.amount, p.currency
 
 
+def _taken_back(uow: UnitOfWork, dep: Transaction) -> tuple[int, bool]:
+    """What refunds already returned of a deposit, and whether it was charged back.
+    Amounts are read from the player's side of each posting set (fees excluded)."""
+    refunded, charged_back = 0, False
+    for t in uow.transactions_by_reference(dep.reference or ""):
+        if t.kind is TxnKind.REFUND:
+            refunded -= sum(p.amount for p in t.postings if p.account.startswith(f"{T.PLAYER_CASH}:"))
+        charged_back |= t.kind is TxnKind.CHARGEBACK
+    return refunded, charged_back
+
+
 def chargeback(cmd: c.Chargeback, uow: UnitOfWork, now: float) -> Outcome:
     """The provider claws the money back. Cash pays what it can; the rest becomes a
     receivable, and the player is locked until an operator looks at it."""
     dep = _deposit(uow, cmd.provider, cmd.payment_id)
     deposited, currency = _deposit_amount(dep, cmd.provider)
-    if cmd.amount > deposited:
-        raise InvalidInput(f"chargeback {cmd.amount} exceeds deposit {deposited}", field="amount")
+    refunded, charged_back = _taken_back(uow, dep)
+    if charged_back:
+        raise AlreadyExists(f"deposit {cmd.payment_id} was already charged back", field="payment_id")
+    if cmd.amount > deposited - refunded:
+        raise InvalidInput(
+            f"chargeback {cmd.amount} exceeds deposit {deposited} less refunds {refunded}", field="amount"
+        )
     player = locked_player(uow, dep.player_id or "")
     cash = acc(T.PLAYER_CASH, player.id, currency)
     from_cash = min(uow.balances([cash]).get(cash, 0), cmd.amount)
@@ -108,11 +125,9 @@ def refund(cmd: c.Refund, uow: UnitOfWork, now: float) -> Outcome:
     dep = _deposit(uow, cmd.provider, cmd.payment_id)
     deposited, currency = _deposit_amount(dep, cmd.provider)
     player = locked_player(uow, dep.player_id or "")
-    earlier = sum(
-        _deposit_amount(t, cmd.provider)[0] * -1
-        for t in uow.transactions_by_reference(dep.reference or "")
-        if t.kind is TxnKind.REFUND
-    )
+    earlier, charged_back = _taken_back(uow, dep)
+    if charged_back:
+        raise Conflict(f"deposit {cmd.payment_id} was charged back: nothing to refund", field="payment_id")
     if earlier + cmd.amount > deposited:
         raise InvalidInput(
             f"refunds would total {earlier + cmd.amount}, more than the deposit {deposited}",

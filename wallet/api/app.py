@@ -1,0 +1,93 @@
+"""Build the FastAPI app around any ``Store``, and serve it with uvicorn.
+
+Routes are sync functions: the service layer is sync, and FastAPI runs them in
+its threadpool, so a slow database call blocks one worker thread, not the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from wallet.api import errors
+from wallet.api.auth import Authenticator
+from wallet.api.metrics import Metrics, ObservabilityMiddleware
+from wallet.api.routes import system, v1
+from wallet.api.settings import Settings
+from wallet.service.unit_of_work import Store
+from wallet.service.wallet import Wallet
+
+log = logging.getLogger("wallet.api")
+MEMORY_URL = "memory://"
+
+
+def build_store(settings: Settings) -> Store:
+    """``memory://`` or an SQLAlchemy URL (SQLite by default, PostgreSQL by URL)."""
+    if settings.database_url == MEMORY_URL:
+        from wallet.adapters.memory import MemoryStore
+
+        return MemoryStore()
+    try:
+        from wallet.adapters.sql import SqlStore, upgrade
+    except ModuleNotFoundError as exc:
+        if exc.name != "wallet.adapters.sql":
+            raise
+        log.warning(
+            "wallet.adapters.sql is not available: using the in-memory store (nothing survives a restart)"
+        )
+        from wallet.adapters.memory import MemoryStore
+
+        return MemoryStore()
+    if settings.migrate:
+        upgrade(settings.database_url)
+    return SqlStore(settings.database_url)
+
+
+def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None) -> FastAPI:
+    settings = settings or Settings()
+    owned = wallet is None
+    wallet = wallet or Wallet(build_store(settings))
+    if settings.using_dev_credentials:
+        log.warning(
+            "using the published development API keys or token secret: INSECURE, "
+            "set WALLET_API_KEYS and WALLET_TOKEN_SECRET outside a sandbox"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            wallet.store.close()
+
+    app = FastAPI(
+        title="iGaming sandbox wallet",
+        version="1",
+        summary="Reference wallet: double-entry ledger, idempotent money operations, "
+        "Hub88-style game wallet. Amounts are integer minor units.",
+        lifespan=lifespan,
+    )
+    metrics = Metrics()
+    app.state.settings = settings
+    app.state.wallet = wallet
+    app.state.metrics = metrics
+    app.state.auth = Authenticator(
+        settings.effective_api_keys(), settings.effective_token_secret(), wallet.clock
+    )
+    errors.install(app)
+    app.include_router(system.router)
+    app.include_router(v1)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def serve(settings: Settings | None = None) -> None:
+    """Run one uvicorn process. For several workers use
+    ``uvicorn --factory wallet.api.app:create_app --workers N`` (settings from the
+    environment; use SQL storage, since each worker has its own memory)."""
+    import uvicorn
+
+    settings = settings or Settings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)

@@ -1,0 +1,133 @@
+"""Prometheus metrics and the request id, in one pure-ASGI middleware.
+
+Each app owns its registry, so tests can build many apps in one process.
+Requests are labelled by route template (``/v1/players/{player_id}``), never by
+the raw path, which would give one time series per player. Multi-process
+serving (uvicorn --workers) would need prometheus-client's multiprocess mode.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "wallet_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "wallet_http_request_duration_seconds",
+            "HTTP request latency by route and status",
+            ["method", "route", "status"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.operations = Counter(
+            "wallet_operations",
+            "Wallet commands by command and outcome (ok or the error code)",
+            ["command", "outcome"],
+            registry=self.registry,
+        )
+
+    def operation(self, command: str, outcome: str) -> None:
+        self.operations.labels(command, outcome).inc()
+
+
+class ObservabilityMiddleware:
+    """Sets ``request.state.request_id`` (from X-Request-Id when sane), echoes it,
+    refuses oversized bodies (declared or streamed) as problem+json, and records
+    count and latency."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app, self.metrics, self.max_body = app, metrics, max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID_OK.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        started = time.perf_counter()
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body:  # raised inside the route: the handlers answer it
+                raise HTTPException(413, f"body over {self.max_body} bytes")
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            if _too_big(headers.get(b"content-length"), self.max_body):
+                await _send_too_big(send_wrapper, self.max_body)
+                return
+            await self.app(scope, limited_receive, send_wrapper)
+        finally:
+            route = _route_label(scope)
+            labels = (scope["method"], route, str(status))
+            self.metrics.requests.labels(*labels).inc()
+            self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)
+
+
+def _route_label(scope: Scope) -> str:
+    """The matched template with its router prefix. Routers may report the template
+    without their prefix, so the prefix is taken from the real path (path parameters
+    never contain '/', so the segment counts line up)."""
+    template: Any = getattr(scope.get("route"), "path", None)
+    if not isinstance(template, str):
+        return "unmatched"
+    real, tail = scope["path"].split("/"), template.split("/")
+    return "/".join(real[: max(len(real) - len(tail) + 1, 1)]) + template
+
+
+def _too_big(length: bytes | None, limit: int) -> bool:
+    try:
+        return length is not None and int(length) > limit
+    except ValueError:
+        return True
+
+
+async def _send_too_big(send: Send, limit: int) -> None:
+    body = (
+        b'{"type":"urn:igaming-sandbox:problem:body_too_large","title":"Content Too Large",'
+        b'"status":413,"detail":"body over ' + str(limit).encode() + b' bytes",'
+        b'"code":"body_too_large","field":null}'
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
