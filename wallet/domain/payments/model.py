@@ -1,0 +1,107 @@
+"""The Payment aggregate and the policy knobs the state machine reads.
+
+``Payment`` is mutable and slotted: ``transition`` updates it in place and
+returns it (the h11 way: the connection object *is* the protocol state), so a
+transition allocates nothing but the commands it emits. A store that needs
+snapshots copies with :meth:`Payment.copy`, which is shallow but for the
+``tried`` list and the ``seen`` set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from wallet.domain.payments.states import State
+
+DEPOSIT: Final = "deposit"
+PAYOUT: Final = "payout"
+CREDIT_RECEIVED: Final = "credit_received"
+FAIL: Final = "fail"
+CREDIT: Final = "credit"
+FLAG_ONLY: Final = "flag_only"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Defaults are assumptions, labelled as such in docs; every shell passes the same one.
+
+    - ``max_attempts``: provider attempts per payment (cascade bound).
+    - ``poll_delays``: seconds after which a pending/unknown payment is polled again; the
+      last entry repeats until the deadline (a lost webhook is found by polling).
+    - ``deadline_s``: per method, how long to wait for a final answer before EXPIRED
+      (3-D Secure and redirects ~15 min; crypto: BTCPay's 15 min expiry + 24 h monitoring).
+    - ``underpaid``: ``credit_received`` (default: the coins arrived; returning them costs
+      fees and an address we do not have) or ``fail``.
+    - ``paid_late``: ``credit`` (default, at the invoice's locked rate) or ``flag_only``.
+    - ``min_confirmations``: raises the invoice's own confirmation requirement.
+    """
+
+    max_attempts: int = 3
+    poll_delays: tuple[float, ...] = (30.0, 120.0, 600.0, 3600.0)
+    deadline_s: tuple[tuple[str, float], ...] = (
+        ("card", 1800.0), ("ewallet", 1800.0), ("bank", 1800.0), ("crypto", 900.0 + 86400.0))
+    default_deadline_s: float = 3600.0
+    underpaid: str = CREDIT_RECEIVED
+    paid_late: str = CREDIT
+    min_confirmations: int = 0
+
+    def deadline(self, method: str) -> float:
+        for m, s in self.deadline_s:
+            if m == method:
+                return s
+        return self.default_deadline_s
+
+    def poll_delay(self, polls: int) -> float:
+        d = self.poll_delays
+        return d[polls] if polls < len(d) else d[-1]
+
+
+DEFAULT_POLICY: Final = Policy()
+
+
+@dataclass(slots=True)
+class Payment:
+    id: str
+    kind: str  # deposit | payout
+    player_id: str
+    amount: int  # minor units of ``currency``
+    currency: str
+    method: str
+    created_at: float
+    state: State = State.CREATED
+    provider: str | None = None  # provider of the current attempt
+    attempt: int = 0  # number of the current attempt (1-based once called)
+    tried: list[str] = field(default_factory=list)
+    provider_ref: str | None = None
+    refs: dict[str, str] = field(default_factory=dict)  # provider_ref -> provider, every attempt
+    seen: set[str] = field(default_factory=set)  # provider event ids already applied
+    seq: int = 0  # highest provider sequence applied
+    step_up: bool = False
+    awaiting_route: bool = False  # RouteNext sent, Routed not yet received
+    last_decline: str | None = None
+    polls: int = 0
+    deadline_at: float = 0.0
+    # money
+    credited: int = 0  # amount credited (minor units of currency); 0 = never
+    credit_provider: str | None = None
+    refunded: int = 0
+    ever_reversed: bool = False
+    # crypto
+    confirmations: int = 0
+    confirmations_required: int | None = None  # None until the invoice reply says
+    amount_due: int | None = None  # asset minor units quoted by the invoice
+    paid: int | None = None  # asset minor units seen on chain
+    paid_late: bool = False
+    updated_at: float = 0.0
+    version: int = 0  # transitions applied (optimistic locking for stores)
+
+    def copy(self) -> Payment:
+        clone = Payment(self.id, self.kind, self.player_id, self.amount, self.currency,
+                        self.method, self.created_at)
+        for name in self.__slots__:  # type: ignore[attr-defined]
+            setattr(clone, name, getattr(self, name))
+        clone.tried = list(self.tried)
+        clone.refs = dict(self.refs)
+        clone.seen = set(self.seen)
+        return clone
