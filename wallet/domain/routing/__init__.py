@@ -16,7 +16,6 @@ from wallet.domain.routing.base import (
     Strategy,
     eligible,
 )
-from wallet.domain.routing.cascade import Retry, next_attempt
 from wallet.domain.routing.greedy import EpsilonGreedy, SuccessRateWindow
 from wallet.domain.routing.health import Circuit, CircuitBreaker
 from wallet.domain.routing.params import InvalidRoutingConfig
@@ -37,7 +36,6 @@ __all__ = [
     "InvalidRoutingConfig",
     "LeastCost",
     "Outcome",
-    "Retry",
     "RouteRequest",
     "Rule",
     "RuleBased",
@@ -49,5 +47,4 @@ __all__ = [
     "WeightedSplit",
     "eligible",
     "make_strategy",
-    "next_attempt",
 ]
