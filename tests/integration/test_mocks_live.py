@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from mocks.apps.server import build_root
@@ -19,22 +15,7 @@ from mocks.cli import mocks_app
 from mocks.models import ProfileFile
 from tests.integration.mock_harness import QUIET, FakeWallet
 from tests.integration.test_mocks_http import ACME_AUTH, acme_body
-
-
-@contextlib.contextmanager
-def serve(app: object) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+from tests.live import serve
 
 
 def test_live_mocks_deliver_signed_webhooks_and_reset_connections():
