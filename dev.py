@@ -25,7 +25,7 @@ MAIN_JOB = ["sandbox", "demo", "--out", "reports/demo"]
 
 
 def ensure_venv(extras: str = "dev") -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before the venv exists
         sys.exit(f"Python 3.11+ is required, this is {sys.version.split()[0]}")
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:

@@ -4,7 +4,8 @@ Two adapters implement it (``wallet.adapters.memory`` and ``wallet.adapters.sql`
 and both pass ``tests/contract``. Handlers see only this interface.
 
 Locking rule: an operation that changes a player's money first calls
-``lock_player`` (PostgreSQL: ``SELECT ... FOR UPDATE`` on the player's row;
+``lock_player`` (PostgreSQL: ``SELECT ... FOR NO KEY UPDATE`` on the player's row,
+which serialises the player's operations without blocking foreign-key checks;
 SQLite: the write lock was taken up front with ``BEGIN IMMEDIATE``). A player's
 materialized balances are read and written only under that lock, and since one
 operation touches one player, locks are taken in a consistent order and two

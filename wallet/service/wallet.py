@@ -59,7 +59,8 @@ class Wallet:
         """Apply ``cmd`` once. With a key: the same key and payload replay the first
         answer (result or refusal); the same key with another payload is refused."""
         handler = HANDLERS[type(cmd)]
-        fp = fingerprint(cmd.action, cmd.payload())
+        payload = cmd.payload()
+        fp = fingerprint(cmd.action, payload)
         for _ in range(self.max_attempts):
             try:
                 with self.store.unit_of_work() as uow:
@@ -76,7 +77,7 @@ class Wallet:
                         uow.rollback()
                         return self._remember_refusal(idempotency, fp, refusal)
                     result = _json(outcome.result)
-                    self._audit(uow, cmd, outcome, actor, request_id, now)
+                    self._audit(uow, cmd.action, payload, outcome, actor, request_id, now)
                     if idempotency:
                         uow.add_idempotency(
                             IdempotencyRecord(idempotency.scope, idempotency.key, fp, {"ok": result}, now)
@@ -98,7 +99,8 @@ class Wallet:
 
     @staticmethod
     def _audit(
-        uow: Any, cmd: Command, outcome: Outcome, actor: str, request_id: str | None, now: float
+        uow: Any, action: str, payload: dict[str, Any], outcome: Outcome, actor: str,
+        request_id: str | None, now: float,
     ) -> None:
         stream = outcome.player_id or SYSTEM_STREAM
         uow.add_audit(
@@ -107,10 +109,10 @@ class Wallet:
                 stream=stream,
                 at=now,
                 actor=actor,
-                action=cmd.action,
+                action=action,
                 request_id=request_id,
                 txn_id=outcome.txn_id,
-                payload=canonical(cmd.payload()),
+                payload=canonical(payload),
             )
         )
 
