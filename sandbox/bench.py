@@ -61,8 +61,13 @@ def scratch_database(url: str, prefix: str) -> Iterator[str]:
 
 def _libpq_env(url: str) -> dict[str, str]:
     u = sa.make_url(url)
-    env = {**os.environ, "PGHOST": u.host or "127.0.0.1", "PGPORT": str(u.port or 5432),
-           "PGUSER": u.username or "postgres", "PGDATABASE": u.database or "postgres"}
+    env = {
+        **os.environ,
+        "PGHOST": u.host or "127.0.0.1",
+        "PGPORT": str(u.port or 5432),
+        "PGUSER": u.username or "postgres",
+        "PGDATABASE": u.database or "postgres",
+    }
     if u.password:
         env["PGPASSWORD"] = str(u.password)
     return env
@@ -74,11 +79,13 @@ def pgbench_tps(url: str, *, seconds: int, clients: int, scale: int = 10) -> Fig
         raise RuntimeError("pgbench is not installed (Debian: postgresql-client / postgresql-contrib)")
     with scratch_database(url, "sandbox_bench_pgbench") as db:
         env = _libpq_env(db)
-        subprocess.run(["pgbench", "-i", "-q", "-s", str(scale)], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(["pgbench", "-i", "-q", "-s", str(scale)], env=env, check=True, capture_output=True)
         out = subprocess.run(
             ["pgbench", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), "-M", "prepared"],
-            env=env, check=True, capture_output=True, text=True,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lat = re.search(r"latency average = ([\d.]+) ms", out)
@@ -92,15 +99,12 @@ def _percentile(sorted_ms: list[float], q: float) -> float:
 def service_bets(url: str, *, seconds: float, threads: int, players: int = 1_000) -> Figure:
     """Bets through the service layer (idempotency record, audit entry, two postings,
     locked player row) from ``threads`` threads over ``players`` players."""
-    from wallet.adapters.sql import SqlStore, upgrade
+    from wallet.adapters.sql import SqlStore
 
     with scratch_database(url, "sandbox_bench_wallet") as db:
-        upgrade(db)
+        _seed_players(db, players)
         store = SqlStore(db)
         wallet = Wallet(store, SystemClock())
-        for i in range(players):
-            wallet.execute(c.OpenPlayer(f"b{i}", "EUR"))
-            wallet.execute(c.CreditDeposit(f"b{i}", "acme", f"seed{i}", 10**12, "EUR"))
         latencies: list[list[float]] = [[] for _ in range(threads)]
         stop = time.perf_counter() + seconds
 
@@ -124,8 +128,12 @@ def service_bets(url: str, *, seconds: float, threads: int, players: int = 1_000
         elapsed = time.perf_counter() - began
         store.close()
     flat = sorted(x for lst in latencies for x in lst)
-    return Figure(f"wallet bets, service layer ({threads} threads)", len(flat) / elapsed,
-                  statistics.median(flat), _percentile(flat, 0.99))
+    return Figure(
+        f"wallet bets, service layer ({threads} threads)",
+        len(flat) / elapsed,
+        statistics.median(flat),
+        _percentile(flat, 0.99),
+    )
 
 
 def _free_port() -> int:
@@ -164,12 +172,29 @@ def http_bets(url: str, *, seconds: int, users: int, workers: int = 2, players: 
     with scratch_database(url, "sandbox_bench_http") as db, tempfile.TemporaryDirectory() as tmp:
         _seed_players(db, players)
         port = _free_port()
-        env = {**os.environ, "WALLET_DATABASE_URL": db, "WALLET_MIGRATE": "false",
-               "BENCH_PLAYERS": str(players)}
+        env = {
+            **os.environ,
+            "WALLET_DATABASE_URL": db,
+            "WALLET_MIGRATE": "false",
+            "BENCH_PLAYERS": str(players),
+        }
         server = subprocess.Popen(
-            [str(bin_dir / "uvicorn"), "--factory", "wallet.api.app:create_app", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
-            env=env, cwd=root,
+            [
+                str(bin_dir / "uvicorn"),
+                "--factory",
+                "wallet.api.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=root,
         )
         try:
             deadline = time.monotonic() + 30
@@ -183,11 +208,29 @@ def http_bets(url: str, *, seconds: int, users: int, workers: int = 2, players: 
                     raise RuntimeError("the wallet server did not start")
                 time.sleep(0.2)
             locust = subprocess.Popen(
-                [str(bin_dir / "locust"), "-f", str(root / "loadtests" / "bench_bets.py"), "--headless",
-                 "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host",
-                 f"http://127.0.0.1:{port}", "--csv", f"{tmp}/run", "--only-summary",
-                 "--loglevel", "WARNING"],
-                env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [
+                    str(bin_dir / "locust"),
+                    "-f",
+                    str(root / "loadtests" / "bench_bets.py"),
+                    "--headless",
+                    "-u",
+                    str(users),
+                    "-r",
+                    str(users),
+                    "-t",
+                    f"{seconds}s",
+                    "--host",
+                    f"http://127.0.0.1:{port}",
+                    "--csv",
+                    f"{tmp}/run",
+                    "--only-summary",
+                    "--loglevel",
+                    "WARNING",
+                ],
+                env=env,
+                cwd=root,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             gen = psutil.Process(locust.pid)
             cpu = 0.0
@@ -205,5 +248,6 @@ def http_bets(url: str, *, seconds: int, users: int, workers: int = 2, players: 
     name = f"wallet bets, HTTP ({workers} workers, {users} users)"
     if failures:
         name += f" [{failures} FAILED]"
-    return Figure(name, float(row["Requests/s"]), float(row["50%"]), float(row["99%"]),
-                  generator_cpu=cpu / seconds)
+    return Figure(
+        name, float(row["Requests/s"]), float(row["50%"]), float(row["99%"]), generator_cpu=cpu / seconds
+    )

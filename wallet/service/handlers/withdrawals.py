@@ -34,6 +34,22 @@ from wallet.service.unit_of_work import UnitOfWork
 
 def request_withdrawal(cmd: c.RequestWithdrawal, uow: UnitOfWork, now: float) -> Outcome:
     """Hold the funds; an active bonus is forfeited (the usual casino terms)."""
+    hold = acc(T.WITHDRAWAL_HOLD, cmd.player_id, cmd.currency)
+    return _take_out(cmd, uow, now, TxnKind.WITHDRAWAL_HOLD, hold, WithdrawalStatus.HELD, fee=0)
+
+
+def _take_out(
+    cmd: c.RequestWithdrawal | c.InstantPayout,
+    uow: UnitOfWork,
+    now: float,
+    kind: TxnKind,
+    to: str,
+    status: WithdrawalStatus,
+    *,
+    fee: int,
+) -> Outcome:
+    """The checks and postings a hold and an instant payout share: active player, new id,
+    enough cash, the active bonus forfeited, cash moved to ``to``."""
     player = locked_player(uow, cmd.player_id, cmd.currency)
     require_active(player)
     if uow.get_withdrawal(cmd.withdrawal_id) is not None:
@@ -41,28 +57,20 @@ def request_withdrawal(cmd: c.RequestWithdrawal, uow: UnitOfWork, now: float) ->
     cash = acc(T.PLAYER_CASH, cmd.player_id, cmd.currency)
     available = uow.balances([cash]).get(cash, 0)
     if available < cmd.amount:
-        raise InsufficientFunds(f"withdrawal {cmd.amount} exceeds available {available}", field="amount")
+        raise InsufficientFunds(
+            f"{kind.value.split('_')[0]} {cmd.amount} exceeds available {available}", field="amount"
+        )
     forfeited = forfeit_bonus(uow, cmd.player_id, cmd.currency, now)
+    postings = (
+        *transfer(cash, to, cmd.amount, cmd.currency),
+        *_fee_postings(cmd.provider, cmd.currency, fee),
+    )
     txn = Transaction(
-        f"withdrawal_hold:{cmd.withdrawal_id}",
-        TxnKind.WITHDRAWAL_HOLD,
-        transfer(cash, acc(T.WITHDRAWAL_HOLD, cmd.player_id, cmd.currency), cmd.amount, cmd.currency),
-        now,
-        cmd.player_id,
-        reference=cmd.withdrawal_id,
+        f"{kind.value}:{cmd.withdrawal_id}", kind, postings, now, cmd.player_id, reference=cmd.withdrawal_id
     )
     uow.post(txn)
     uow.save_withdrawal(
-        Withdrawal(
-            cmd.withdrawal_id,
-            cmd.player_id,
-            cmd.currency,
-            cmd.amount,
-            cmd.provider,
-            WithdrawalStatus.HELD,
-            now,
-            now,
-        )
+        Withdrawal(cmd.withdrawal_id, cmd.player_id, cmd.currency, cmd.amount, cmd.provider, status, now, now)
     )
     return done(
         uow,
@@ -70,7 +78,7 @@ def request_withdrawal(cmd: c.RequestWithdrawal, uow: UnitOfWork, now: float) ->
         cmd.currency,
         txn.id,
         withdrawal_id=cmd.withdrawal_id,
-        status=WithdrawalStatus.HELD.value,
+        status=status.value,
         bonus_forfeit_txn=forfeited,
     )
 
@@ -147,46 +155,12 @@ def return_payout(cmd: c.ReturnPayout, uow: UnitOfWork, now: float) -> Outcome:
 
 def instant_payout(cmd: c.InstantPayout, uow: UnitOfWork, now: float) -> Outcome:
     """One step, no hold: for rails that confirm synchronously (instant bank payouts)."""
-    player = locked_player(uow, cmd.player_id, cmd.currency)
-    require_active(player)
-    if uow.get_withdrawal(cmd.withdrawal_id) is not None:
-        raise AlreadyExists(f"withdrawal {cmd.withdrawal_id} exists", field="withdrawal_id")
-    cash = acc(T.PLAYER_CASH, cmd.player_id, cmd.currency)
-    available = uow.balances([cash]).get(cash, 0)
-    if available < cmd.amount:
-        raise InsufficientFunds(f"payout {cmd.amount} exceeds available {available}", field="amount")
-    forfeited = forfeit_bonus(uow, cmd.player_id, cmd.currency, now)
-    postings = (
-        *transfer(cash, clearing(cmd.provider, cmd.currency), cmd.amount, cmd.currency),
-        *_fee_postings(cmd.provider, cmd.currency, cmd.fee),
-    )
-    txn = Transaction(
-        f"payout:{cmd.withdrawal_id}",
-        TxnKind.PAYOUT,
-        postings,
-        now,
-        cmd.player_id,
-        reference=cmd.withdrawal_id,
-    )
-    uow.post(txn)
-    uow.save_withdrawal(
-        Withdrawal(
-            cmd.withdrawal_id,
-            cmd.player_id,
-            cmd.currency,
-            cmd.amount,
-            cmd.provider,
-            WithdrawalStatus.PAID,
-            now,
-            now,
-        )
-    )
-    return done(
+    return _take_out(
+        cmd,
         uow,
-        cmd.player_id,
-        cmd.currency,
-        txn.id,
-        withdrawal_id=cmd.withdrawal_id,
-        status=WithdrawalStatus.PAID.value,
-        bonus_forfeit_txn=forfeited,
+        now,
+        TxnKind.PAYOUT,
+        clearing(cmd.provider, cmd.currency),
+        WithdrawalStatus.PAID,
+        fee=cmd.fee,
     )
