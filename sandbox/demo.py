@@ -138,7 +138,7 @@ def play_day(wallet: Wallet, clock: ManualClock, *, players: int, seed: int,
 
 
 def _house(wallet: Wallet, kind: AccountType) -> int:
-    with wallet.store.unit_of_work() as uow:
+    with wallet.store.unit_of_work(read_only=True) as uow:
         return uow.balances([f"{kind.value}:casino:EUR"]).get(f"{kind.value}:casino:EUR", 0)
 
 
@@ -161,7 +161,7 @@ def _check(wallet: Wallet, out: DayResult) -> None:
          "ids": [f"{b.stream}#{b.seq}" for b in breaks[:20]]},
         {"name": "idempotent_replays_identical", "passed": out.replays_different == 0, "ids": []},
     ]
-    with wallet.store.unit_of_work() as uow:
+    with wallet.store.unit_of_work(read_only=True) as uow:
         txns = list(uow.all_transactions())
     totals: Counter[str] = Counter()
     for t in txns:

@@ -700,3 +700,28 @@ def test_fifty_threads_bets_wins_rollbacks_exact(sql_store: SqlStore) -> None:
         assert wallet.balance(p, "EUR")["available"] == expected[p] >= 0
     assert wallet.ledger_violations() == []
     assert wallet.verify_audit() == []
+
+
+def test_wallet_reads_do_not_queue_behind_an_open_write(sql_store: SqlStore) -> None:
+    """The facade's reads use read-only units: on SQLite a balance answers while
+    another thread holds the write lock (it would wait out the busy timeout otherwise)."""
+    wallet = Wallet(sql_store, ManualClock(0))
+    wallet.execute(c.OpenPlayer("reader", "EUR"))
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with sql_store.unit_of_work() as uow:
+            uow.lock_player("reader")
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(5)
+        started = time.monotonic()
+        assert wallet.balance("reader", "EUR")["total"] == 0
+        assert time.monotonic() - started < 5.0  # a queued read would wait out the 10 s busy timeout
+    finally:
+        release.set()
+        thread.join()

@@ -48,7 +48,7 @@ class MemoryStore(Store):
         self.state = _State()
         self.lock = threading.RLock()
 
-    def unit_of_work(self) -> MemoryUnitOfWork:
+    def unit_of_work(self, *, read_only: bool = False) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
 
 

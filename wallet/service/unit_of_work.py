@@ -154,7 +154,9 @@ class Store(abc.ABC):
     """A factory of units of work over one database (or one in-memory state)."""
 
     @abc.abstractmethod
-    def unit_of_work(self) -> UnitOfWork: ...
+    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
+        """``read_only`` units never write, so a store may run them without the
+        write lock (SQLite: a deferred BEGIN that does not queue behind writers)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -119,7 +119,7 @@ class Wallet:
     # --- reads ------------------------------------------------------------------------
 
     def player(self, player_id: str) -> Player:
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(read_only=True) as uow:
             player = uow.get_player(player_id)
         if player is None:
             raise errors.PlayerNotFound(f"player {player_id} not found", field="player_id")
@@ -129,7 +129,7 @@ class Wallet:
         player = self.player(player_id)
         if currency not in player.currencies:
             raise errors.InvalidInput(f"player has no {currency} account", field="currency")
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(read_only=True) as uow:
             return balance_view(uow, player_id, currency)
 
     def history(
@@ -137,25 +137,25 @@ class Wallet:
     ) -> tuple[list[Transaction], int | None]:
         """A page of the player's transactions and the cursor for the next page."""
         self.player(player_id)
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(read_only=True) as uow:
             rows = uow.player_transactions(player_id, after_seq=after, limit=limit + 1)
         page = rows[:limit]
         return [t for _, t in page], (page[-1][0] if len(rows) > limit else None)
 
     def transaction(self, txn_id: str) -> Transaction:
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(read_only=True) as uow:
             txn = uow.get_transaction(txn_id)
         if txn is None:
             raise errors.TransactionNotFound(f"transaction {txn_id} not found", field="transaction_id")
         return txn
 
     def audit_log(self) -> list[AuditEntry]:
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(read_only=True) as uow:
             return list(uow.audit_entries())
 
     def verify_audit(self) -> list[ChainBreak]:
         """Chain breaks, plus any ledger transaction the audit log does not mention."""
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(read_only=True) as uow:
             entries = list(uow.audit_entries())
             txn_ids = {t.id for t in uow.all_transactions()}
         breaks = verify_chain(entries)
@@ -171,7 +171,7 @@ class Wallet:
 
     def ledger_violations(self) -> list[Violation]:
         """The ledger invariants, checked from scratch over everything stored."""
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(read_only=True) as uow:
             txns = list(uow.all_transactions())
             stored = uow.stored_balances()
         out = [v for t in txns for v in transaction_violations(t)]

@@ -27,8 +27,8 @@ class SqlStore(Store):
         self.write_lock: WriteLock | None = sqlite_write_lock(url) if self.sqlite else None
 
     def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        """``read_only`` (optional, an extension of the port): on SQLite a deferred BEGIN
-        that does not queue behind writers; on PostgreSQL a READ ONLY transaction."""
+        """``read_only``: on SQLite a deferred BEGIN that does not queue behind writers;
+        on PostgreSQL a READ ONLY transaction."""
         return SqlUnitOfWork(self, read_only=read_only)
 
     def truncate_all(self) -> None:
