@@ -108,3 +108,38 @@ def test_fifty_threads_keep_balances_exact(store: Store) -> None:
         assert bal["pending"] == held[p]
     assert wallet.ledger_violations() == []
     assert wallet.verify_audit() == []
+
+
+@pytest.mark.slow
+def test_a_bet_and_a_tombstone_for_its_id_never_both_succeed(store: Store) -> None:
+    """Bet ids are per aggregator but locks are per player: a rollback naming another
+    player's bet id must still exclude the bet, or the aggregator believes a bet was
+    rolled back that the wallet kept."""
+    wallet = Wallet(store, SystemClock(), max_attempts=50)
+    for p in ("pa", "pb"):
+        wallet.execute(c.OpenPlayer(p, "EUR"))
+        wallet.execute(c.CreditDeposit(p, "acme", f"dep-{p}", 100_000, "EUR"))
+
+    def bet(i: int, gate: threading.Barrier) -> bool:
+        gate.wait()
+        try:
+            wallet.execute(c.PlaceBet("agg", f"x{i}", "pa", f"r{i}", 10, "EUR"))
+        except errors.BetRolledBack:
+            return False
+        return True
+
+    def tombstone(i: int, gate: threading.Barrier) -> bool:
+        gate.wait()
+        try:
+            return wallet.execute(c.RollbackBet("agg", f"rb{i}", "pb", f"x{i}"))["tombstone"]
+        except errors.TransactionNotFound:  # the bet won: it is not pb's to roll back
+            return False
+
+    both = 0
+    with ThreadPoolExecutor(2) as pool:
+        for i in range(40):
+            gate = threading.Barrier(2)
+            placed, buried = pool.submit(bet, i, gate), pool.submit(tombstone, i, gate)
+            both += placed.result() and buried.result()
+    assert both == 0
+    assert wallet.ledger_violations() == []

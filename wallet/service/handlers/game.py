@@ -139,9 +139,11 @@ def rollback_bet(cmd: c.RollbackBet, uow: UnitOfWork, now: float) -> Outcome:
         raise AlreadyExists(f"bet {cmd.bet_transaction_id} already rolled back", field="bet_transaction_id")
     bet = uow.get_game_txn(bet_gid)
     if bet is None:
+        # The tombstone takes the bet's own id: a bet with that id racing in from any
+        # player's unit (locks are per player) then collides on the primary key.
         uow.add_game_txn(
             GameTxn(
-                gid,
+                bet_gid,
                 GameTxnKind.ROLLBACK,
                 player.id,
                 player.currencies[0],
