@@ -15,12 +15,11 @@ import statistics
 import subprocess
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from wallet.adapters.sql.scratch import scratch_database
 from wallet.domain import commands as c
 from wallet.domain.idempotency import IdempotencyKey
 from wallet.service.clock import SystemClock
@@ -42,21 +41,6 @@ class Figure:
         lat += "" if self.mean_ms is None else f"  mean {self.mean_ms:.2f} ms"
         lat += "" if self.generator_cpu is None else f"  (load generator used {self.generator_cpu:.2f} cores)"
         return f"{self.name:<34} {self.per_second:>9,.0f}/s{lat}"
-
-
-@contextlib.contextmanager
-def scratch_database(url: str, prefix: str) -> Iterator[str]:
-    """A fresh database on the server of ``url``, dropped on exit."""
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _libpq_env(url: str) -> dict[str, str]:

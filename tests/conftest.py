@@ -9,7 +9,6 @@ They skip with the reason when it is unreachable, unless SANDBOX_REQUIRE_POSTGRE
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -27,29 +26,23 @@ REQUIRE_PG = os.environ.get("SANDBOX_REQUIRE_POSTGRES") == "1"
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """URL of a fresh, migrated PostgreSQL database for this test session."""
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(PG_URL)
     try:
         with admin.connect() as conn:
             conn.execute(sa.text("select 1"))
     except Exception as exc:  # the server is absent or refuses us
-        admin.dispose()
         reason = f"PostgreSQL not reachable at {PG_URL} ({type(exc).__name__}); set SANDBOX_TEST_PG_URL"
         if REQUIRE_PG:
             pytest.fail(f"SANDBOX_REQUIRE_POSTGRES=1 but {reason}")
         pytest.skip(reason)
-    name = f"sandbox_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    from wallet.adapters.sql import upgrade
-
-    upgrade(url)
-    try:
-        yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+    from wallet.adapters.sql import upgrade
+    from wallet.adapters.sql.scratch import scratch_database
+
+    with scratch_database(PG_URL, "sandbox_test") as url:
+        upgrade(url)
+        yield url
 
 
 def make_store(kind: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Store:

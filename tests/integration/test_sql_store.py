@@ -14,7 +14,6 @@ import random
 import sqlite3
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from alembic.migration import MigrationContext
 
 from tests.conftest import PG_URL, make_store
 from wallet.adapters.sql import SqlStore, downgrade, upgrade
+from wallet.adapters.sql.scratch import scratch_database
 from wallet.adapters.sql.tables import ALL_TABLES, metadata
 from wallet.domain import commands as c
 from wallet.domain import errors
@@ -575,16 +575,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         yield f"sqlite:///{tmp_path_factory.mktemp('mig') / 'm.sqlite3'}"
         return
     request.getfixturevalue("pg_url")  # skips (or fails under CI) when PostgreSQL is absent
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"sandbox_mig_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(PG_URL, "sandbox_mig") as url:
+        yield url
 
 
 def _tables(url: str) -> set[str]:

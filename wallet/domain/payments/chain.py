@@ -30,10 +30,9 @@ from wallet.domain.payments.flow import (
     settle,
 )
 from wallet.domain.payments.model import CREDIT_RECEIVED, FLAG_ONLY, Payment, Policy
-from wallet.domain.payments.states import State
+from wallet.domain.payments.states import WAITING, State
 
 S = State
-_WAITING = frozenset({S.AUTHORIZING, S.PENDING, S.UNKNOWN})
 
 
 def seen(p: Payment, paid: int | None, policy: Policy, out: Out, provider: str) -> None:
@@ -97,7 +96,7 @@ def invoice_expired(p: Payment, data: dict[str, object], policy: Policy, out: Ou
     paid = data.get("paid")
     if data.get("exception") == "paid_partial" and isinstance(paid, int) and paid > 0:
         p.paid = paid
-        if p.state in _WAITING:
+        if p.state in WAITING:
             credit_received(p, policy, out, provider, "invoice.expired(paid_partial)")
             return
     if p.credited:
@@ -109,7 +108,7 @@ def invoice_expired(p: Payment, data: dict[str, object], policy: Policy, out: Ou
 def reorged(p: Payment, out: Out) -> None:
     if p.state is S.SUCCEEDED:
         reverse_credit(p, out, "reorg")
-    elif p.state in _WAITING:
+    elif p.state in WAITING:
         p.confirmations = 0  # may be re-included; the deadline or "invalid" ends it otherwise
     elif p.state is not S.REVERSED:
         flag(p, out, k.STALE_EVENT, f"reorg in {p.state.value}")

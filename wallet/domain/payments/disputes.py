@@ -12,10 +12,9 @@ from wallet.domain.payments import commands as k
 from wallet.domain.payments import events as e
 from wallet.domain.payments.flow import Out, flag, move, post
 from wallet.domain.payments.model import Payment
-from wallet.domain.payments.states import State
+from wallet.domain.payments.states import AFTER_CREDIT, State
 
 S = State
-_AFTER_CREDIT = frozenset({S.SUCCEEDED, S.REFUNDED})
 
 
 def chargeback(p: Payment, ev: e.ChargebackReceived, out: Out) -> None:
@@ -24,7 +23,7 @@ def chargeback(p: Payment, ev: e.ChargebackReceived, out: Out) -> None:
             return
         p.seen.add(ev.event_id)
     outstanding = p.credited - p.refunded
-    if p.state not in _AFTER_CREDIT or outstanding <= 0:
+    if p.state not in AFTER_CREDIT or outstanding <= 0:
         flag(p, out, k.NOT_CREDITED if not p.credited else k.ILLEGAL_TRANSITION,
              f"chargeback in {p.state.value}")
         return

@@ -27,7 +27,7 @@ from wallet.domain.payments.commands import (
 from wallet.domain.payments.declines import TAXONOMY, Decline, canonical
 from wallet.domain.payments.events import POLL
 from wallet.domain.payments.model import PAYOUT, Payment, Policy
-from wallet.domain.payments.states import State, allowed
+from wallet.domain.payments.states import UNDECIDED, State, allowed
 
 S = State
 Out = list[GatewayCommand]
@@ -170,7 +170,7 @@ def declined(p: Payment, attempt: int, code: str | None, raw: str | None, policy
         flag(p, out, k.CONFLICTING_OUTCOME,
              f"{decline.code} ({source}, attempt {attempt}) after settlement; credit kept")
         return
-    if attempt != p.attempt or p.awaiting_route or state not in _UNDECIDED:
+    if attempt != p.attempt or p.awaiting_route or state not in UNDECIDED:
         return  # the decline we already acted on, re-told (reply + webhook + poll)
     p.last_decline = decline.code
     if decline.retryable and p.attempt < policy.max_attempts:
@@ -182,8 +182,6 @@ def declined(p: Payment, attempt: int, code: str | None, raw: str | None, policy
 
 
 def expire(p: Payment, out: Out, reason: str) -> None:
-    if p.state in _UNDECIDED and move(p, S.EXPIRED, out):
+    if p.state in UNDECIDED and move(p, S.EXPIRED, out):
         out.append(MarkFailed(p.id, reason, canonical("expired").message))
 
-
-_UNDECIDED = frozenset({S.CREATED, S.SCREENING, S.AUTHORIZING, S.PENDING, S.UNKNOWN})

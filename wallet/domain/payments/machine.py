@@ -41,12 +41,10 @@ from wallet.domain.payments.flow import (
     settle,
 )
 from wallet.domain.payments.model import DEFAULT_POLICY, DEPOSIT, PAYOUT, Payment, Policy
-from wallet.domain.payments.states import State
+from wallet.domain.payments.states import AFTER_CREDIT, WAITING, State
 from wallet.domain.payments.webhooks import webhook_received
 
 S = State
-_UNDECIDED = frozenset({S.AUTHORIZING, S.PENDING, S.UNKNOWN})
-_AFTER_CREDIT = frozenset({S.SUCCEEDED, S.REFUNDED})
 
 
 def start(event: e.DepositRequested | e.PayoutRequested, now: float,
@@ -155,14 +153,14 @@ def _outcome(p: Payment, attempt: int, result: str, code: str | None, raw: str |
             declined(p, attempt, "provider_unavailable", None, policy, out, source)
     elif attempt != p.attempt or p.awaiting_route:
         return
-    elif p.state in _UNDECIDED:  # pending, or an inquiry that got no answer
+    elif p.state in WAITING:  # pending, or an inquiry that got no answer
         was = p.state
         if result == e.PENDING:
             move(p, S.PENDING, out)
         # One polling chain per payment: started on leaving AUTHORIZING, continued by polls.
         if polled or was is S.AUTHORIZING:
             schedule_poll(p, now, policy, out)
-    elif result == e.PENDING and p.state in _AFTER_CREDIT:
+    elif result == e.PENDING and p.state in AFTER_CREDIT:
         flag(p, out, k.STALE_EVENT, f"{source} pending after settlement")
 
 

@@ -59,7 +59,9 @@ LEGAL: Final[dict[State, frozenset[State]]] = {
 
 # Deposit states in which no provider call is outstanding and no credit can be in doubt.
 SETTLED: Final = frozenset({S.SUCCEEDED, S.REVERSED, S.CHARGED_BACK, S.REFUNDED})
-WAITING: Final = frozenset({S.AUTHORIZING, S.PENDING, S.UNKNOWN})
+WAITING: Final = frozenset({S.AUTHORIZING, S.PENDING, S.UNKNOWN})  # on the provider
+UNDECIDED: Final = frozenset({S.CREATED, S.SCREENING}) | WAITING  # no outcome yet
+AFTER_CREDIT: Final = frozenset({S.SUCCEEDED, S.REFUNDED})  # the credit stands
 FINAL: Final = frozenset({S.SUCCEEDED, S.FAILED, S.EXPIRED, S.REVERSED, S.CHARGED_BACK,
                           S.REFUNDED, S.PAID, S.RETURNED})
 
