@@ -74,15 +74,21 @@ def serve(
     db: DbOption = "sqlite:///wallet.sqlite3",
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65_535)] = 8000,
+    gateway_config: Annotated[str | None, typer.Option(
+        help="Gateway providers and routing (YAML); default: the local mocks on port 8700.")] = None,
+    public_url: Annotated[str | None, typer.Option(
+        help="Base URL providers send webhooks to; default http://HOST:PORT.")] = None,
 ) -> None:
-    """Serve the wallet's HTTP API (OpenAPI at /docs). API keys from WALLET_API_KEYS; see docs/api.md.
+    """Serve the wallet and gateway HTTP API (OpenAPI at /docs). API keys from WALLET_API_KEYS;
+    see docs/api.md. Start the mock providers first with ``sandbox mocks serve``.
 
     For several worker processes on PostgreSQL use
     ``uvicorn --factory wallet.api.app:create_app --workers N`` with WALLET_DATABASE_URL set."""
     from wallet.api.app import serve as serve_api
     from wallet.api.settings import Settings
 
-    serve_api(Settings(database_url=db, host=host, port=port))
+    serve_api(Settings(database_url=db, host=host, port=port, gateway_config=gateway_config,
+                       public_url=public_url or f"http://{host}:{port}"))
 
 
 @db_app.command("upgrade")

@@ -18,6 +18,8 @@ from wallet.domain.errors import AlreadyExists
 from wallet.domain.game import GameTxn, GameTxnKind
 from wallet.domain.idempotency import IdempotencyRecord
 from wallet.domain.ledger import Account, Transaction, validate
+from wallet.domain.payments.journal import JournalEntry
+from wallet.domain.payments.model import Payment
 from wallet.domain.players import Bonus, BonusStatus, Player
 from wallet.domain.withdrawals import Withdrawal
 from wallet.service.unit_of_work import Store, UnitOfWork
@@ -41,6 +43,9 @@ class _State:
     wins: dict[str, str] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
     audit: dict[str, list[AuditEntry]] = field(default_factory=lambda: defaultdict(list))
+    payments: dict[str, Payment] = field(default_factory=dict)
+    journal: list[JournalEntry] = field(default_factory=list)
+    by_payment: dict[str, list[JournalEntry]] = field(default_factory=lambda: defaultdict(list))
 
 
 class MemoryStore(Store):
@@ -188,12 +193,47 @@ class MemoryUnitOfWork(UnitOfWork):
         elif txn.kind is GameTxnKind.WIN and txn.reference:
             self._set(self._s.wins, txn.reference, txn.id)
 
+    # gateway payments -----------------------------------------------------------------
+    def get_payment(self, payment_id: str, *, lock: bool = False) -> Payment | None:
+        p = self._s.payments.get(payment_id)
+        return p.copy() if p else None
+
+    def save_payment(self, payment: Payment) -> None:
+        self._set(self._s.payments, payment.id, payment.copy())
+
+    def due_payments(self, now: float, limit: int = 100) -> list[str]:
+        due = sorted((min(p.timers)[0], p.id) for p in self._s.payments.values()
+                     if p.timers and min(p.timers)[0] <= now)
+        return [pid for _, pid in due[:limit]]
+
+    def add_journal(self, entries: Sequence[JournalEntry]) -> None:
+        for e in entries:
+            self._s.journal.append(e)
+            self._undo.append(self._s.journal.pop)
+            self._append(self._s.by_payment, e.payment_id, e)
+
+    def journal(self, payment_id: str | None = None) -> list[JournalEntry]:
+        if payment_id is None:
+            return list(self._s.journal)
+        return list(self._s.by_payment.get(payment_id, ()))
+
+    def all_payments(self) -> Iterable[Payment]:
+        return [p.copy() for p in self._s.payments.values()]
+
     # idempotency and audit ---------------------------------------------------------
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         return self._s.idempotency.get((scope, key))
 
     def add_idempotency(self, record: IdempotencyRecord) -> None:
         self._set(self._s.idempotency, (record.scope, record.key), record)
+
+    def purge_idempotency(self, scope_prefix: str, before: float) -> int:
+        old = [k for k, r in self._s.idempotency.items()
+               if r.scope.startswith(scope_prefix) and r.created_at < before]
+        for k in old:
+            record = self._s.idempotency.pop(k)
+            self._undo.append(lambda k=k, r=record: self._s.idempotency.__setitem__(k, r))
+        return len(old)
 
     def last_audit(self, stream: str) -> AuditEntry | None:
         entries = self._s.audit.get(stream)

@@ -6,14 +6,17 @@ its threadpool, so a slow database call blocks one worker thread, not the loop.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from wallet.adapters.live_gateway import LiveGateway
 from wallet.api import errors
 from wallet.api.auth import Authenticator
+from wallet.api.gateway_config import GatewayConfig
 from wallet.api.metrics import Metrics, ObservabilityMiddleware
 from wallet.api.routes import system, v1
 from wallet.api.settings import Settings
@@ -46,10 +49,17 @@ def build_store(settings: Settings) -> Store:
     return SqlStore(settings.database_url)
 
 
-def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None,
+               gateway: LiveGateway | None = None) -> FastAPI:
+    """``gateway``: a ready live gateway (tests point its clients at in-process mocks);
+    otherwise one is built from ``settings.gateway_config`` unless ``settings.gateway`` is off."""
     settings = settings or Settings()
     owned = wallet is None
     wallet = wallet or Wallet(build_store(settings))
+    if gateway is None and settings.gateway:
+        gateway = GatewayConfig.load(settings.gateway_config).build(wallet)
+        if settings.public_url:
+            gateway.callback_base_url = settings.public_url.rstrip("/")
     if settings.using_dev_credentials:
         log.warning(
             "using the published development API keys or token secret: INSECURE, "
@@ -58,7 +68,12 @@ def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(gateway.sweeper(settings.sweep_interval_s)) if gateway else None
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+        if gateway is not None:
+            await gateway.aclose()
         if owned:
             wallet.store.close()
 
@@ -72,6 +87,7 @@ def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None
     metrics = Metrics()
     app.state.settings = settings
     app.state.wallet = wallet
+    app.state.gateway = gateway
     app.state.metrics = metrics
     app.state.auth = Authenticator(
         settings.effective_api_keys(), settings.effective_token_secret(), wallet.clock

@@ -31,6 +31,7 @@ Rate = Annotated[str, StringConstraints(strict=True, pattern=r"^(0|[1-9][0-9]{0,
 PlayerIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=ID_PATTERN)]
 CurrencyPath = Annotated[str, Path(pattern=r"^[A-Z]{3,5}$")]
 WithdrawalIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=ID_PATTERN)]
+PaymentIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=ID_PATTERN)]
 TxnIdPath = Annotated[str, Path(min_length=1, max_length=450, pattern=TEXT_PATTERN)]
 
 
@@ -277,3 +278,73 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries so /docs shows problem+json instead of FastAPI's default 422 shape."""
     ref = {"schema": {"$ref": "#/components/schemas/Problem"}}
     return {s: {"model": Problem, "content": {"application/problem+json": ref}} for s in statuses}
+
+
+# --- gateway ----------------------------------------------------------------------------
+
+Country = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{2}$")]
+Method = Annotated[str, StringConstraints(strict=True, pattern=r"^(card|ewallet|bank|crypto)$")]
+
+
+class CardIn(Body):
+    """Sandbox test cards only; the number goes to the provider and is never stored."""
+
+    number: Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9]{12,19}$")]
+    exp_month: Annotated[StrictInt, Field(ge=1, le=12)] = 12
+    exp_year: Annotated[StrictInt, Field(ge=2000, le=2100)] = 2030
+    cvc: Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9]{3,4}$")] = "123"
+    holder_name: Annotated[str, StringConstraints(max_length=100, pattern=TEXT_PATTERN)] = ""
+
+
+class DepositIntentIn(Body):
+    payment_id: Id
+    player_id: Id
+    amount: Amount
+    currency: Currency
+    method: Method
+    country: Country | None = None
+    provider: Id | None = None  # pin a provider; None lets the router choose
+    card: CardIn | None = None
+
+
+class PayoutIntentIn(Body):
+    withdrawal_id: Id
+    player_id: Id
+    amount: Amount
+    currency: Currency
+    method: Method
+    provider: Id
+    party_name: Annotated[str, StringConstraints(max_length=140, pattern=TEXT_PATTERN)] = ""
+    iban: Annotated[str, StringConstraints(max_length=34, pattern=r"^[A-Z0-9]*$")] = ""
+
+
+class ControlsIn(Body):
+    decision: Annotated[str, StringConstraints(pattern=r"^(allow|review|block|step_up)$")]
+    reason: Annotated[str, StringConstraints(max_length=200, pattern=TEXT_PATTERN)] = ""
+
+
+class PaymentOut(BaseModel):
+    payment_id: str
+    kind: str
+    player_id: str
+    state: str
+    amount: int
+    currency: str
+    method: str
+    provider: str | None
+    attempt: int
+    tried: list[str]
+    credited: int
+    last_decline: str | None
+    duplicate: bool = False
+
+
+class JournalOut(BaseModel):
+    seq: int
+    at: float
+    event: str
+    state_from: str
+    state_to: str
+    detail: dict[str, Any]
+    commands: list[str]
+    anomalies: list[list[str]]

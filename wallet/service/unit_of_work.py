@@ -24,6 +24,8 @@ from wallet.domain.audit import AuditEntry
 from wallet.domain.game import GameTxn
 from wallet.domain.idempotency import IdempotencyRecord
 from wallet.domain.ledger import Account, Transaction
+from wallet.domain.payments.journal import JournalEntry
+from wallet.domain.payments.model import Payment
 from wallet.domain.players import Bonus, Player
 from wallet.domain.withdrawals import Withdrawal
 
@@ -123,6 +125,30 @@ class UnitOfWork(abc.ABC):
     @abc.abstractmethod
     def add_game_txn(self, txn: GameTxn) -> None: ...
 
+    # gateway payments ----------------------------------------------------------
+    @abc.abstractmethod
+    def get_payment(self, payment_id: str, *, lock: bool = False) -> Payment | None:
+        """A copy of the payment; ``lock`` holds its row lock until commit or rollback
+        (a webhook and the provider's reply for one payment are applied one at a time)."""
+
+    @abc.abstractmethod
+    def save_payment(self, payment: Payment) -> None:
+        """Insert or update. The store indexes ``min(timers)`` for :meth:`due_payments`."""
+
+    @abc.abstractmethod
+    def due_payments(self, now: float, limit: int = 100) -> list[str]:
+        """Ids of payments with a timer at or before ``now``, earliest first."""
+
+    @abc.abstractmethod
+    def add_journal(self, entries: Sequence[JournalEntry]) -> None: ...
+
+    @abc.abstractmethod
+    def journal(self, payment_id: str | None = None) -> list[JournalEntry]:
+        """One payment's entries in order, or (None) every entry in insertion order."""
+
+    @abc.abstractmethod
+    def all_payments(self) -> Iterable[Payment]: ...
+
     # idempotency and audit ---------------------------------------------------
     @abc.abstractmethod
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None: ...
@@ -130,6 +156,11 @@ class UnitOfWork(abc.ABC):
     @abc.abstractmethod
     def add_idempotency(self, record: IdempotencyRecord) -> None:
         """Raise RetryableStoreError if a concurrent unit stored the same key first."""
+
+    @abc.abstractmethod
+    def purge_idempotency(self, scope_prefix: str, before: float) -> int:
+        """Forget records of scopes starting with ``scope_prefix`` created before ``before``
+        (retention: keep them longer than the clients' retry windows). Returns how many."""
 
     @abc.abstractmethod
     def last_audit(self, stream: str) -> AuditEntry | None: ...

@@ -19,7 +19,7 @@ from wallet.domain.ledger import Transaction, Violation, balance_violations, tra
 from wallet.domain.players import Player
 from wallet.service.clock import Clock, SystemClock
 from wallet.service.handlers import HANDLERS, Outcome, balance_view
-from wallet.service.unit_of_work import RetryableStoreError, Store
+from wallet.service.unit_of_work import RetryableStoreError, Store, UnitOfWork
 
 SYSTEM_STREAM = "system"
 
@@ -58,9 +58,7 @@ class Wallet:
     ) -> dict[str, Any]:
         """Apply ``cmd`` once. With a key: the same key and payload replay the first
         answer (result or refusal); the same key with another payload is refused."""
-        handler = HANDLERS[type(cmd)]
-        payload = cmd.payload()
-        fp = fingerprint(cmd.action, payload)
+        fp = fingerprint(cmd.action, cmd.payload())
         for _ in range(self.max_attempts):
             try:
                 with self.store.unit_of_work() as uow:
@@ -68,7 +66,7 @@ class Wallet:
                         return _replay(rec, fp)
                     now = self.clock.now()
                     try:
-                        outcome = handler(cmd, uow, now)
+                        result = self.apply(uow, cmd, now, actor=actor, request_id=request_id)
                     except errors.InvalidInput:
                         raise  # malformed for the current state: nothing ran, nothing stored
                     except errors.DomainError as refusal:
@@ -76,8 +74,6 @@ class Wallet:
                             raise
                         uow.rollback()
                         return self._remember_refusal(idempotency, fp, refusal)
-                    result = _json(outcome.result)
-                    self._audit(uow, cmd.action, payload, outcome, actor, request_id, now)
                     if idempotency:
                         uow.add_idempotency(
                             IdempotencyRecord(idempotency.scope, idempotency.key, fp, {"ok": result}, now)
@@ -87,6 +83,15 @@ class Wallet:
             except RetryableStoreError:
                 continue
         raise RetryableStoreError(f"{cmd.action} still conflicting after {self.max_attempts} attempts")
+
+    def apply(self, uow: UnitOfWork, cmd: Command, now: float, *, actor: str = "system",
+              request_id: str | None = None) -> dict[str, Any]:
+        """Run ``cmd`` inside the caller's unit of work, audited: the gateway posts a settlement
+        in the same transaction as its payment record and webhook inbox entry. A refusal
+        raises and the caller rolls the unit back."""
+        outcome = HANDLERS[type(cmd)](cmd, uow, now)
+        self._audit(uow, cmd.action, cmd.payload(), outcome, actor, request_id, now)
+        return _json(outcome.result)
 
     def _remember_refusal(self, key: IdempotencyKey, fp: str, refusal: errors.DomainError) -> dict[str, Any]:
         with self.store.unit_of_work() as uow:
@@ -99,7 +104,7 @@ class Wallet:
 
     @staticmethod
     def _audit(
-        uow: Any, action: str, payload: dict[str, Any], outcome: Outcome, actor: str,
+        uow: UnitOfWork, action: str, payload: dict[str, Any], outcome: Outcome, actor: str,
         request_id: str | None, now: float,
     ) -> None:
         stream = outcome.player_id or SYSTEM_STREAM

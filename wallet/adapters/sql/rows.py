@@ -15,6 +15,8 @@ from wallet.domain.audit import AuditEntry
 from wallet.domain.game import GameTxn, GameTxnKind
 from wallet.domain.idempotency import IdempotencyRecord
 from wallet.domain.ledger import Account, Posting, Transaction, TxnKind
+from wallet.domain.payments.journal import JournalEntry
+from wallet.domain.payments.model import Payment
 from wallet.domain.players import Bonus, BonusStatus, Funding, Player, PlayerStatus
 from wallet.domain.withdrawals import Withdrawal, WithdrawalStatus
 
@@ -24,6 +26,11 @@ Load = Callable[[Any], Any]
 
 def dumps(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"))
+
+
+def canonical(data: Any) -> str:
+    """Sorted keys: the same payment is stored as the same text, so rows can be compared."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def player(r: Row) -> Player:
@@ -119,3 +126,24 @@ def audit_values(e: AuditEntry) -> dict[str, Any]:
     return {"stream": e.stream, "seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action,
             "request_id": e.request_id, "txn_id": e.txn_id, "payload": e.payload,
             "prev_hash": e.prev_hash, "hash": e.hash}
+
+
+def payment(r: Row) -> Payment:
+    """From ``data`` alone: the other columns are copies kept for queries."""
+    return Payment.from_dict(json.loads(r.data))
+
+
+def payment_values(p: Payment) -> dict[str, Any]:
+    return {"id": p.id, "kind": p.kind, "player_id": p.player_id, "state": p.state.value,
+            "provider": p.provider, "version": p.version,
+            "wake_at": min((at for at, _ in p.timers), default=None),
+            "created_at": p.created_at, "updated_at": p.updated_at, "data": canonical(p.to_dict())}
+
+
+def journal_entry(r: Row) -> JournalEntry:
+    return JournalEntry.from_dict(json.loads(r.data))
+
+
+def journal_values(e: JournalEntry) -> dict[str, Any]:
+    return {"payment_id": e.payment_id, "seq": e.seq, "at": e.at, "event": e.event,
+            "state_from": e.state_from, "state_to": e.state_to, "data": canonical(e.to_dict())}

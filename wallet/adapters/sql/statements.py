@@ -10,6 +10,7 @@ aborting it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -26,6 +27,8 @@ from wallet.adapters.sql.tables import (
     game_txns,
     idempotency,
     metadata,
+    payment_journal,
+    payments,
     players,
     postings,
     transactions,
@@ -156,6 +159,8 @@ class Statements:
         stream_order = audit_log.c.stream.collate("C") if self.pg else audit_log.c.stream
         self.all_audit = p(sa.select(audit_log).order_by(stream_order, audit_log.c.seq))
 
+        self._gateway(p, ins)
+
         # SQLite runs a unit's deferred inserts one by one (statements cost no round trip there)
         self.insert_one = {
             "transactions": p(sqlite.insert(transactions).values(seq=next_seq.scalar_subquery())
@@ -163,6 +168,32 @@ class Statements:
             "game_txns": self.insert_game, "audit_log": self.insert_audit,
             "idempotency": self.insert_idempotency,
         }
+
+    def _gateway(self, p: Callable[..., Prepared], ins: Any) -> None:
+        """Gateway payments (migration 0002). The payment lock is FOR UPDATE: nothing references
+        payments, so the weaker NO KEY form would buy nothing; on SQLite BEGIN IMMEDIATE holds it."""
+        get_payment = sa.select(payments.c.data).where(payments.c.id == B("id"))
+        self.get_payment = p(get_payment)
+        self.lock_payment = p(get_payment.with_for_update()) if self.pg else self.get_payment
+        self.upsert_payment = p(_upsert(ins, payments))
+        # ties broken by id in code point order, as the memory store sorts (not the locale's)
+        payment_id = payments.c.id.collate("C") if self.pg else payments.c.id
+        self.due_payments = p(sa.select(payments.c.id).where(payments.c.wake_at <= B("now"))
+                              .order_by(payments.c.wake_at, payment_id)
+                              .limit(B("limit", type_=sa.Integer)))
+        self.all_payments = p(sa.select(payments.c.data).order_by(payments.c.created_at, payment_id))
+        journal_columns = [c.name for c in payment_journal.c if c.name != "id"]
+        self.insert_journal = p(sa.insert(payment_journal).inline(), journal_columns)  # no RETURNING id
+        self.payment_journal = p(sa.select(payment_journal.c.data)
+                                 .where(payment_journal.c.payment_id == B("payment_id"))
+                                 .order_by(payment_journal.c.id))
+        self.all_journal = p(sa.select(payment_journal.c.data).order_by(payment_journal.c.id))
+        # a prefix test that is exact on both databases: SQLite's LIKE ignores ASCII case, and
+        # either LIKE would need its wildcards escaped
+        self.purge_idempotency = p(sa.delete(idempotency).where(
+            sa.func.substr(idempotency.c.scope, 1, B("prefix_len", type_=sa.Integer))
+            == B("prefix", type_=sa.Text),
+            idempotency.c.created_at < B("before")))
 
     def flush(self, shape: tuple[tuple[str, int], ...]) -> Prepared:
         """PostgreSQL: the deferred inserts of a unit as one statement (see ``pending.py``)."""

@@ -169,6 +169,7 @@ idempotency = sa.Table(
     sa.Column("fingerprint", sa.Text, nullable=False),
     sa.Column("outcome", sa.JSON, nullable=False),
     sa.Column("created_at", Seconds, nullable=False),
+    sa.Index(None, "created_at"),  # retention: purge_idempotency deletes by age
 )
 
 audit_log = sa.Table(
@@ -186,7 +187,39 @@ audit_log = sa.Table(
     sa.CheckConstraint("seq >= 1", name="seq_positive"),
 )
 
+# gateway payments (migration 0002): the aggregate as JSON, plus the columns queries need
+payments = sa.Table(
+    "payments", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("player_id", sa.Text, nullable=False),  # no foreign key: see the migration
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("provider", sa.Text),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("wake_at", Seconds),  # earliest durable timer, NULL = none: the due_payments sweep
+    sa.Column("created_at", Seconds, nullable=False),
+    sa.Column("updated_at", Seconds, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),  # json of Payment.to_dict(), the source of truth
+    sa.Index(None, "wake_at"),
+)
+
+payment_journal = sa.Table(
+    "payment_journal", metadata,
+    # insertion order: an identity on PostgreSQL, the rowid (INTEGER PRIMARY KEY) on SQLite
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), sa.Identity(always=True),
+              primary_key=True),
+    sa.Column("payment_id", sa.Text, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("at", Seconds, nullable=False),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("state_from", sa.Text, nullable=False),
+    sa.Column("state_to", sa.Text, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),  # json of JournalEntry.to_dict()
+    sa.Index(None, "payment_id"),
+)
+
 # children before parents: the order to empty them in
 ALL_TABLES = (
     postings, game_txns, audit_log, idempotency, bonuses, withdrawals, transactions, accounts, players,
+    payment_journal, payments,
 )

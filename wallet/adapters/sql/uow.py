@@ -29,6 +29,8 @@ from wallet.domain.errors import AlreadyExists
 from wallet.domain.game import GameTxn, GameTxnKind
 from wallet.domain.idempotency import IdempotencyRecord
 from wallet.domain.ledger import PLAYER_ACCOUNT_TYPES, Account, Transaction, validate
+from wallet.domain.payments.journal import JournalEntry
+from wallet.domain.payments.model import Payment
 from wallet.domain.players import Bonus, Player
 from wallet.domain.withdrawals import Withdrawal
 from wallet.service.unit_of_work import RetryableStoreError, UnitOfWork
@@ -52,6 +54,7 @@ def _same(value: Any) -> Any:
 class SqlUnitOfWork(UnitOfWork):
     def __init__(self, store: SqlStore, *, read_only: bool = False) -> None:
         self._db = UnitConnection(store, read_only=read_only)
+        self._read_only = read_only
         self._q = store.statements
         self._trust_all = store.sqlite
         self._load = json.loads if store.sqlite else _same  # psycopg parses JSON itself
@@ -248,6 +251,35 @@ class SqlUnitOfWork(UnitOfWork):
         elif txn.kind is GameTxnKind.WIN and txn.reference:
             self._wins[txn.reference] = txn
 
+    # gateway payments ------------------------------------------------------------------
+    def get_payment(self, payment_id: str, *, lock: bool = False) -> Payment | None:
+        """A fresh object per call, decoded from the row: a copy, as the port asks. A
+        read-only unit cannot lock (PostgreSQL refuses FOR UPDATE there) and need not."""
+        stmt = self._q.lock_payment if lock and not self._read_only else self._q.get_payment
+        row = self._db.one(stmt, {"id": payment_id})
+        return rows.payment(row) if row else None
+
+    def save_payment(self, payment: Payment) -> None:
+        self._db.x(self._q.upsert_payment, rows.payment_values(payment))
+
+    def due_payments(self, now: float, limit: int = 100) -> list[str]:
+        if limit <= 0:
+            return []
+        return [r.id for r in self._db.all(self._q.due_payments, {"now": now, "limit": limit})]
+
+    def add_journal(self, entries: Sequence[JournalEntry]) -> None:
+        if entries:
+            self._db.many(self._q.insert_journal, [rows.journal_values(e) for e in entries])
+
+    def journal(self, payment_id: str | None = None) -> list[JournalEntry]:
+        if payment_id is None:
+            return [rows.journal_entry(r) for r in self._db.all(self._q.all_journal)]
+        found = self._db.all(self._q.payment_journal, {"payment_id": payment_id})
+        return [rows.journal_entry(r) for r in found]
+
+    def all_payments(self) -> Iterable[Payment]:
+        return [rows.payment(r) for r in self._db.all(self._q.all_payments)]
+
     # idempotency and audit -----------------------------------------------------------
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         self._db.flush("idempotency")
@@ -263,6 +295,14 @@ class SqlUnitOfWork(UnitOfWork):
         elif not self._db.count(self._q.insert_idempotency, rows.idempotency_values(record)):
             raise RetryableStoreError(f"idempotency key {record.scope}/{record.key} stored concurrently")
         self._idempotency_seen[key] = record
+
+    def purge_idempotency(self, scope_prefix: str, before: float) -> int:
+        """Deferred records are sent first, so they are purged by the same rule as the memory
+        store's; what this unit read is forgotten, since the rows may be gone now."""
+        self._db.flush("idempotency")
+        self._idempotency_seen.clear()
+        params = {"prefix": scope_prefix, "prefix_len": len(scope_prefix), "before": before}
+        return self._db.count(self._q.purge_idempotency, params)
 
     def last_audit(self, stream: str) -> AuditEntry | None:
         """Answered from memory when this unit already read or appended the head: safe even

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wallet.api.routes import accounts, admin, game, payments, players, system
+from wallet.api.routes import accounts, admin, game, gateway, payments, players, system
 from wallet.api.schemas import problem_responses
 
 v1 = APIRouter(prefix="/v1", responses=problem_responses(400, 401, 403, 404, 409, 422))
-for _module in (players, accounts, payments, admin, game):
+for _module in (players, accounts, payments, admin, game, gateway):
     v1.include_router(_module.router)
+v1.include_router(gateway.webhooks)
 
 __all__ = ["system", "v1"]

@@ -63,6 +63,8 @@ TAXONOMY: Final[dict[str, Decline]] = {d.code: d for d in (
     _d("blocked_card", HARD, False, False, _CONTACT_BANK),
     _d("account_closed", HARD, False, False, "The receiving account is closed."),
     _d("name_mismatch", HARD, False, False, "The account holder name does not match."),
+    _d("blocked_by_controls", FRAUD, False, False,
+       "This payment cannot be processed. Please contact support."),
     _d("suspected_fraud", FRAUD, False, False, _CONTACT_BANK),
     _d("lost_card", FRAUD, False, False, _CONTACT_BANK),
     _d("stolen_card", FRAUD, False, False, _CONTACT_BANK),

@@ -68,6 +68,8 @@ class DepositRequested(Event):
     method: str  # card | ewallet | bank | crypto
     provider: str | None = None
     controls: str | None = ALLOW
+    country: str = ""  # routing inputs
+    bin: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ snapshots copies with :meth:`Payment.copy`, which is shallow but for the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from wallet.domain.payments.states import State
 
@@ -69,6 +69,8 @@ class Payment:
     currency: str
     method: str
     created_at: float
+    country: str = ""  # routing inputs (rules by country and BIN)
+    bin: str = ""
     state: State = State.CREATED
     provider: str | None = None  # provider of the current attempt
     attempt: int = 0  # number of the current attempt (1-based once called)
@@ -95,6 +97,9 @@ class Payment:
     paid_late: bool = False
     updated_at: float = 0.0
     version: int = 0  # transitions applied (optimistic locking for stores)
+    # kept by the gateway service, never read by the machine
+    timers: list[tuple[float, str]] = field(default_factory=list)  # durable ScheduleTimeouts
+    reported: int = 0  # attempts whose outcome the router has been told
 
     def copy(self) -> Payment:
         clone = Payment(self.id, self.kind, self.player_id, self.amount, self.currency,
@@ -104,4 +109,18 @@ class Payment:
         clone.tried = list(self.tried)
         clone.refs = dict(self.refs)
         clone.seen = set(self.seen)
+        clone.timers = list(self.timers)
         return clone
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: what a SQL store keeps in the payment's ``data`` column."""
+        d = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        d["state"] = self.state.value
+        d["seen"] = sorted(self.seen)
+        d["timers"] = [list(t) for t in self.timers]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Payment:
+        return cls(**{**d, "state": State(d["state"]), "seen": set(d["seen"]),
+                      "timers": [(float(at), str(kind)) for at, kind in d["timers"]]})

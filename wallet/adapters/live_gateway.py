@@ -1,0 +1,192 @@
+"""The live shell: carries out the gateway's commands over real HTTP, in wall-clock time.
+
+The gateway service decides; this module only does the I/O it asks for: call a
+provider in its dialect, ask for a status, and wake payments whose timers are
+due (a sweeper reads them from the store, so a restart loses no poll and no
+deadline). Webhooks are verified on the raw body, handed to the service one
+event at a time, and acknowledged before any follow-up I/O runs.
+
+Card data never reaches the database: it waits in an in-process vault for the
+calls of one payment (a cascade re-sends it to the next provider) and is dropped
+when the payment is decided. After a restart a cascade that would need it
+fails as ``card_data_unavailable`` instead of charging a card it cannot see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from wallet.adapters.providers import Card, PaymentRequest, ProviderClient
+from wallet.adapters.webhooks import Replayed, ReplayGuard, SignatureError, receive
+from wallet.domain.payments import events as e
+from wallet.domain.payments.commands import CallProvider, FlagAnomaly, GatewayCommand, InquireStatus
+from wallet.domain.payments.model import PAYOUT, Payment
+from wallet.domain.payments.states import FINAL
+from wallet.service.gateway import Gateway, Step
+
+log = logging.getLogger("wallet.gateway")
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """What a provider needs beyond the payment: a card, or a bank account for payouts."""
+
+    card: Card | None = None
+    party_name: str = ""
+    iban: str = ""
+
+
+class LiveGateway:
+    def __init__(self, gateway: Gateway, clients: Mapping[str, ProviderClient],
+                 secrets: Mapping[str, str], callback_base_url: str) -> None:
+        self.gateway = gateway
+        self.clients = dict(clients)
+        self.secrets = dict(secrets)
+        self.callback_base_url = callback_base_url.rstrip("/")
+        self.guard = ReplayGuard()
+        self._vault: dict[str, Instrument] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- requests ---------------------------------------------------------------------------
+
+    async def deposit(self, payment_id: str, player_id: str, amount: int, currency: str,
+                      method: str, *, instrument: Instrument = Instrument(), country: str = "",
+                      provider: str | None = None) -> Step:
+        """Start a deposit and carry it as far as the providers' synchronous answers go."""
+        bin_ = instrument.card.number[:6] if instrument.card else ""
+        step = await run_in_threadpool(self.gateway.deposit, payment_id, player_id, amount,
+                                       currency, method, country=country, bin=bin_,
+                                       provider=provider)
+        return await self._start(payment_id, step, instrument)
+
+    async def payout(self, withdrawal_id: str, player_id: str, amount: int, currency: str,
+                     method: str, provider: str, *, instrument: Instrument = Instrument()) -> Step:
+        step = await run_in_threadpool(self.gateway.payout, withdrawal_id, player_id, amount,
+                                       currency, method, provider)
+        return await self._start(withdrawal_id, step, instrument)
+
+    async def _start(self, payment_id: str, step: Step, instrument: Instrument) -> Step:
+        if step.duplicate:
+            return step
+        self._vault[payment_id] = instrument
+        return await self.run(step)
+
+    # --- webhooks and timers ----------------------------------------------------------------
+
+    async def webhook(self, provider: str, body: bytes, headers: Mapping[str, str],
+                      now: float) -> int:
+        """Verify and apply; returns how many events were new. Raises SignatureError (reject)
+        for anything not authentic. Follow-up calls run in the background: a provider
+        waiting on our 2xx must not wait on another provider."""
+        secret = self.secrets.get(provider)
+        if secret is None:
+            raise SignatureError(f"no webhook secret for provider {provider!r}")
+        try:
+            events = receive(provider, secret, body, headers, now=now, guard=self.guard)
+        except Replayed:
+            return 0
+        new = 0
+        for event in events:
+            step = await run_in_threadpool(self.gateway.webhook, event)
+            if not step.duplicate:
+                new += 1
+                self.spawn(step)
+        return new
+
+    async def sweep(self) -> int:
+        """Fire every due timer once; returns how many payments were woken."""
+        ids = await run_in_threadpool(self.gateway.due)
+        for pid in ids:
+            self.spawn(await run_in_threadpool(self.gateway.fire, pid))
+        return len(ids)
+
+    async def sweeper(self, interval_s: float = 1.0) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:  # a sweep must never die: log and try again next tick
+                log.exception("timer sweep failed")
+            await asyncio.sleep(interval_s)
+
+    def spawn(self, step: Step) -> None:
+        if not any(isinstance(c, CallProvider | InquireStatus) for c in step.commands):
+            self._done(step)
+            return
+        task = asyncio.create_task(self._run_quietly(step))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for background work (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        await self.drain()
+        for client in self.clients.values():
+            await client.aclose()
+
+    # --- executing commands -----------------------------------------------------------------
+
+    async def run(self, step: Step) -> Step:
+        """Execute I/O commands until the payment waits on someone else (a webhook, a timer)."""
+        todo: list[GatewayCommand] = list(step.commands)
+        while todo:
+            cmd = todo.pop(0)
+            event: e.Event | None = None
+            if isinstance(cmd, CallProvider):
+                event = await self._call(cmd)
+            elif isinstance(cmd, InquireStatus):
+                event = await self._inquire(cmd)
+            elif isinstance(cmd, FlagAnomaly):
+                log.warning("payment %s anomaly %s: %s", cmd.payment_id, cmd.kind, cmd.detail)
+            if event is not None:
+                step = await run_in_threadpool(self.gateway.handle, cmd.payment_id, event)
+                todo.extend(step.commands)
+        self._done(step)
+        return step
+
+    async def _run_quietly(self, step: Step) -> None:
+        try:
+            await self.run(step)
+        except Exception:  # the timers will retry what this run could not finish
+            log.exception("background gateway run failed")
+
+    def _done(self, step: Step) -> None:
+        if step.payment is not None and step.payment.state in FINAL:
+            self._vault.pop(step.payment.id, None)
+
+    def _request(self, p: Payment, key: str) -> PaymentRequest | None:
+        inst = self._vault.get(p.id)
+        if inst is None and p.method == "card":
+            return None
+        inst = inst or Instrument()
+        return PaymentRequest(p.id, key, p.player_id, p.amount, p.currency, p.method,
+                              f"{self.callback_base_url}/v1/webhooks/{p.provider}",
+                              "payout" if p.kind == PAYOUT else "deposit", p.country, inst.card,
+                              inst.party_name, inst.iban)
+
+    async def _call(self, cmd: CallProvider) -> e.Event:
+        p = await run_in_threadpool(self.gateway.payment, cmd.payment_id)
+        client = self.clients.get(cmd.provider)
+        req = self._request(p, cmd.idempotency_key)
+        if client is None or req is None:  # nothing was sent: safe to cascade
+            return e.ProviderFailed(cmd.attempt, "no_client" if client is None
+                                    else "card_data_unavailable")
+        return await client.create(req, cmd.attempt)
+
+    async def _inquire(self, cmd: InquireStatus) -> e.Event:
+        p = await run_in_threadpool(self.gateway.payment, cmd.payment_id)
+        client = self.clients.get(cmd.provider)
+        req = self._request(p, cmd.idempotency_key)
+        if client is None or (req is None and cmd.provider_ref is None):
+            return e.StatusPolled(e.UNKNOWN)
+        if req is None:  # a status GET needs no card: only the reference
+            req = PaymentRequest(p.id, cmd.idempotency_key, p.player_id, p.amount, p.currency,
+                                 p.method)
+        return await client.inquire(cmd.provider_ref, req, cmd.attempt)
