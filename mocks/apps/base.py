@@ -101,8 +101,11 @@ class ResetResponse(Response):
 
 async def render(ctx: MockContext, decision: Decision, ok: Callable[[Decision], Response],
                  ) -> Response:
-    """Sleep the decided latency (a timeout sleeps past the client's), then answer or fail."""
-    await ctx.clock.sleep(decision.latency)
+    """Sleep until the decided response time (a timeout sleeps past the client's), then
+    answer or fail. A replayed idempotency key whose first answer is already out gets it at
+    once, as from a real provider's idempotency cache: sleeping the full latency again would
+    make a timed-out call's replay time out forever, so it could never learn the outcome."""
+    await ctx.clock.sleep(decision.responded_at - ctx.clock.now())
     fault = decision.fault
     if fault == HTTP_5XX:
         return JSONResponse({"error": "service_unavailable"}, status_code=503)

@@ -93,8 +93,12 @@ class Dispatcher:
                 continue
             delay = self._heap[0].at - clock.now()  # type: ignore[attr-defined]
             if delay > 0:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the event's
+                # result when the wake-up and a cancellation coincide, swallowing the
+                # cancellation; this loop then waited on _wake forever and hung shutdown.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay / clock.scale)  # type: ignore[attr-defined]
+                    async with asyncio.timeout(delay / clock.scale):  # type: ignore[attr-defined]
+                        await self._wake.wait()
                 continue
             due = [heapq.heappop(self._heap)]
             while self._heap and self._heap[0].at <= clock.now():  # type: ignore[attr-defined]

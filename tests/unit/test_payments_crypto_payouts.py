@@ -107,6 +107,19 @@ def test_underpayment_credits_what_arrived_by_default():
     assert run.credits()[0].amount == 1500 and "underpaid" in run.anomalies()
 
 
+def test_partial_payment_reported_after_a_poll_expired_the_invoice_is_still_credited():
+    run = invoice()
+    run.feed(StatusPolled("expired", "inv_1"))  # webhooks lost: a poll expires it first
+    assert run.state == "expired" and run.credits() == []
+    run.feed(cp("invoice.expired", "e", paid=DUE // 2, exception="paid_partial"))
+    assert run.credits()[0].amount == 1500
+    assert {"underpaid", "paid_after_expiry"} <= set(run.anomalies())
+    flagged = invoice(Policy(paid_late=FLAG_ONLY))
+    flagged.feed(StatusPolled("expired", "inv_1"),
+                 cp("invoice.expired", "e", paid=DUE // 2, exception="paid_partial"))
+    assert flagged.credits() == [] and "underpaid" in flagged.anomalies()
+
+
 def test_underpayment_fails_when_the_policy_says_so():
     run = invoice(Policy(underpaid=FAIL))
     run.feed(ConfirmationSeen(2, DUE - 1))

@@ -205,6 +205,18 @@ def test_late_success_from_a_superseded_attempt_is_credited_and_a_second_is_flag
     assert len(run.credits()) == 1 and "double_settlement" in run.anomalies()
 
 
+def test_late_decline_of_an_attempt_already_cascaded_from_is_no_conflict():
+    run = deposit()
+    run.feed(ProviderReplied(1, "declined", "pay_1", "do_not_honor"), Routed("globex"))
+    run.feed(ProviderReplied(2, "approved", "g_1"))
+    run.feed(wh("payment.failed", "eA", provider="acme", ref="pay_1", seq=2,
+                decline_code="do_not_honor"))
+    assert "conflicting_outcome" not in run.anomalies() and len(run.credits()) == 1
+    run.feed(wh("payment.failed", "eG", provider="globex", ref="g_1", seq=5,
+                decline_code="do_not_honor"))  # the credited attempt's own refusal
+    assert "conflicting_outcome" in run.anomalies() and run.state == "succeeded"
+
+
 def test_no_first_provider_asks_the_router():
     run = deposit(provider=None)
     assert run.of(RouteNext) == [RouteNext("dep-1", (), "initial")]

@@ -99,6 +99,13 @@ def invoice_expired(p: Payment, data: dict[str, object], policy: Policy, out: Ou
         if p.state in WAITING:
             credit_received(p, policy, out, provider, "invoice.expired(paid_partial)")
             return
+        if p.state is S.EXPIRED and not p.credited and not p.ever_reversed:
+            # A poll saw "expired" first; the coins still arrived: the paid-late rule applies.
+            if policy.paid_late == FLAG_ONLY:
+                flag(p, out, k.UNDERPAID, f"paid {paid} of {p.amount_due} after expiry: for an operator")
+                return
+            credit_received(p, policy, out, provider, "invoice.expired(paid_partial)")
+            return
     if p.credited:
         flag(p, out, k.CONFLICTING_OUTCOME, "invoice expired after settlement; credit kept")
         return

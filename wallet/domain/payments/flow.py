@@ -166,9 +166,10 @@ def declined(p: Payment, attempt: int, code: str | None, raw: str | None, policy
     if code not in TAXONOMY:
         flag(p, out, k.UNKNOWN_DECLINE_CODE, f"{provider_of(p, attempt)}: {raw or code!r}")
     state = p.state
-    if p.credited:
-        flag(p, out, k.CONFLICTING_OUTCOME,
-             f"{decline.code} ({source}, attempt {attempt}) after settlement; credit kept")
+    if p.credited:  # only the credited attempt's own refusal contradicts the credit
+        if provider_of(p, attempt) == p.credit_provider:
+            flag(p, out, k.CONFLICTING_OUTCOME,
+                 f"{decline.code} ({source}, attempt {attempt}) after settlement; credit kept")
         return
     if attempt != p.attempt or p.awaiting_route or state not in UNDECIDED:
         return  # the decline we already acted on, re-told (reply + webhook + poll)
