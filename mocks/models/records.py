@@ -75,7 +75,7 @@ class ProviderRecords:
         """Every settlement line that has happened by ``now``, in time order."""
         out = [ln for ln in self._refunds if ln.at <= now]
         for ref, d in self._decisions.items():
-            if d.final_outcome != APPROVED or d.final_at > now:
+            if not settled(d) or d.final_at > now:
                 continue
             fee, cb_fee = self._fees[ref]
             currency, amount = settled_amount(d)
@@ -121,6 +121,14 @@ class ProviderRecords:
                 authorised.append(d.provider_ref)
         return {"provider": self.provider, "as_of": now, "by_outcome": counts,
                 "authorised": sorted(authorised)}
+
+
+def settled(d: Decision) -> bool:
+    """Money reached the provider for us: an approval, or coins paid short of an invoice that
+    then expired (BTCPay's PaidPartial: the coins are in the store's wallet all the same)."""
+    if d.final_outcome == APPROVED:
+        return True
+    return d.kind == "crypto" and d.decline_code == "underpaid" and int(d.extra.get("paid", 0)) > 0
 
 
 def settled_amount(d: Decision) -> tuple[str, int]:

@@ -105,10 +105,16 @@ class LiveGateway:
             self.spawn(await run_in_threadpool(self.gateway.fire, pid))
         return len(ids)
 
-    async def sweeper(self, interval_s: float = 1.0) -> None:
+    async def sweeper(self, interval_s: float = 1.0, purge_every_s: float = 3600.0) -> None:
+        """Fire due timers every ``interval_s``; forget old webhook ids every ``purge_every_s``."""
+        last_purge = -purge_every_s
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 await self.sweep()
+                if loop.time() - last_purge >= purge_every_s:
+                    last_purge = loop.time()
+                    await run_in_threadpool(self.gateway.purge_inbox)
             except Exception:  # a sweep must never die: log and try again next tick
                 log.exception("timer sweep failed")
             await asyncio.sleep(interval_s)

@@ -1,0 +1,213 @@
+"""The SimPy shell: the gateway service and the mock providers' behaviour models in virtual time.
+
+The live shell (``wallet.adapters.live_gateway``) sends a ``CallProvider`` over HTTP
+to a mock app, which asks a :class:`ProviderRuntime` for a decision and renders it
+in its dialect. Here the same runtime decides, and the same decision becomes the
+same canonical events without the HTTP in between: the reply after the decided
+latency (or a timeout at the client's limit), every planned webhook delivery at
+its planned instant, duplicates and reorderings included. Timers are SimPy
+timeouts that call ``Gateway.fire``. No payment rule lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from mocks.models.runtime import ProviderRuntime
+from mocks.models.types import (
+    APPROVED,
+    DECLINED,
+    HTTP_5XX,
+    HTTP_429,
+    RESPONSE_LOST,
+    CardInfo,
+    Decision,
+    Planned,
+)
+from mocks.models.types import PaymentRequest as MockRequest
+from wallet.domain.errors import DomainError
+from wallet.domain.payments import events as e
+from wallet.domain.payments.commands import CallProvider, GatewayCommand, InquireStatus, ScheduleTimeout
+from wallet.domain.payments.model import PAYOUT, Payment
+from wallet.service.gateway import Gateway, Step
+
+RETRIED = frozenset({HTTP_5XX, HTTP_429})  # the client retries these with the same key
+Listener = Callable[[str, GatewayCommand, float], None]
+
+
+class SimClock:
+    """The wallet's clock reads SimPy's: every posting is stamped in virtual seconds."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+
+    def now(self) -> float:
+        return float(self.env.now)
+
+
+@dataclass
+class Instrument:
+    card: CardInfo | None = None
+
+
+@dataclass
+class SimShell:
+    env: simpy.Environment
+    gateway: Gateway
+    runtimes: Mapping[str, ProviderRuntime]
+    client_timeout_s: float = 30.0
+    max_retries: int = 2
+    listeners: list[Listener] = field(default_factory=list)
+    instruments: dict[str, Instrument] = field(default_factory=dict)
+    deliveries: int = 0
+    calls: list[tuple[str, float, float, str]] = field(default_factory=list)  # provider, start, end, result
+    errors: list[str] = field(default_factory=list)
+    _planned: set[str] = field(default_factory=set)  # provider refs whose webhooks are planned
+
+    # --- entry points (the workload calls these) ----------------------------------------------
+
+    def deposit(self, payment_id: str, player_id: str, amount: int, currency: str, method: str,
+                *, country: str = "", card: CardInfo | None = None) -> Step:
+        step = self.gateway.deposit(payment_id, player_id, amount, currency, method,
+                                    country=country, bin=card.bin if card else "")
+        self.instruments[payment_id] = Instrument(card)
+        self.execute(step)
+        return step
+
+    def payout(self, withdrawal_id: str, player_id: str, amount: int, currency: str, method: str,
+               provider: str) -> Step:
+        step = self.gateway.payout(withdrawal_id, player_id, amount, currency, method, provider)
+        self.execute(step)
+        return step
+
+    def execute(self, step: Step) -> None:
+        now = float(self.env.now)
+        for cmd in step.commands:
+            if isinstance(cmd, CallProvider):
+                self.env.process(self._call(cmd))
+            elif isinstance(cmd, InquireStatus):
+                self.env.process(self._inquire(cmd))
+            elif isinstance(cmd, ScheduleTimeout):
+                self.env.process(self._timer(cmd))
+            for listen in self.listeners:
+                listen(cmd.payment_id, cmd, now)
+
+    # --- processes ----------------------------------------------------------------------------
+
+    def _apply(self, payment_id: str, event: e.Event) -> None:
+        try:
+            self.execute(self.gateway.handle(payment_id, event))
+        except DomainError as err:  # the gateway refused the event itself: a shell-level fact
+            self.errors.append(f"{payment_id}: {type(event).__name__}: {err.code}")
+
+    def _timer(self, cmd: ScheduleTimeout) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(max(cmd.at - self.env.now, 0.0))
+        self.execute(self.gateway.fire(cmd.payment_id))
+
+    def _request(self, p: Payment, key: str) -> MockRequest:
+        inst = self.instruments.get(p.id) or Instrument()
+        return MockRequest(p.id, key, p.player_id, p.amount, p.currency, p.method, "sim",
+                           "payout" if p.kind == PAYOUT else "deposit", p.country, inst.card)
+
+    def _decide(self, runtime: ProviderRuntime, req: MockRequest) -> Generator[
+            simpy.Event, Any, tuple[Decision | None, float]]:
+        """Call with the client's retry rule: 429 / 503 again with the same key, backing off.
+        Returns the decision (None: refused as in flight) and the time spent retrying."""
+        started = self.env.now
+        decision: Decision | None = None
+        for retry in range(self.max_retries + 1):
+            if retry:
+                yield self.env.timeout(min(2.0 ** (retry - 1), 5.0))
+            try:
+                decision = runtime.handle(req, float(self.env.now))
+            except DomainError:  # 409 in flight, 422 reused: the answer is unknown
+                return None, self.env.now - started
+            if decision.processed and decision.provider_ref not in self._planned:
+                self._planned.add(decision.provider_ref)  # a replay does not re-send webhooks
+                self._plan(runtime.name, decision.webhooks)
+            if decision.processed or decision.fault not in RETRIED:
+                break
+            yield self.env.timeout(decision.latency)
+        return decision, self.env.now - started
+
+    def _call(self, cmd: CallProvider) -> Generator[simpy.Event, Any, None]:
+        runtime = self.runtimes.get(cmd.provider)
+        if runtime is None:
+            self._apply(cmd.payment_id, e.ProviderFailed(cmd.attempt, "no_client"))
+            return
+        p = self.gateway.payment(cmd.payment_id)
+        start = float(self.env.now)
+        decision, _ = yield from self._decide(runtime, self._request(p, cmd.idempotency_key))
+        event = yield from self._answer(cmd.attempt, decision)
+        self.calls.append((cmd.provider, start, float(self.env.now), type(event).__name__))
+        self._apply(cmd.payment_id, event)
+
+    def _answer(self, attempt: int, decision: Decision | None) -> Generator[simpy.Event, Any, e.Event]:
+        """What the client makes of the decision, when: the dialect client's fault map."""
+        if decision is None:
+            return e.ProviderTimedOut(attempt)
+        if decision.latency >= self.client_timeout_s:
+            yield self.env.timeout(self.client_timeout_s)
+            return e.ProviderTimedOut(attempt)
+        yield self.env.timeout(decision.latency)
+        fault = decision.fault
+        if fault in RETRIED and not decision.processed:
+            return e.ProviderFailed(attempt, fault or "error")
+        if fault in RESPONSE_LOST:
+            return e.ProviderTimedOut(attempt)
+        return replied(decision, attempt)
+
+    def _inquire(self, cmd: InquireStatus) -> Generator[simpy.Event, Any, None]:
+        runtime = self.runtimes.get(cmd.provider)
+        if runtime is None:
+            return
+        if cmd.provider_ref is None:  # replay the call with the same key
+            p = self.gateway.payment(cmd.payment_id)
+            decision, _ = yield from self._decide(runtime, self._request(p, cmd.idempotency_key))
+            # a replay whose first answer is out comes back at once (the provider's cache)
+            polled = (status(decision, float(self.env.now))
+                      if decision is not None and decision.processed else e.StatusPolled(e.UNKNOWN))
+        else:
+            yield self.env.timeout(runtime.profile.compiled.latency(0.5))
+            decision = runtime.records.get(cmd.provider_ref)
+            polled = (status(decision, float(self.env.now)) if decision is not None
+                      else e.StatusPolled(e.NOT_FOUND, cmd.provider_ref))
+        self._apply(cmd.payment_id, polled)
+
+    def _plan(self, provider: str, planned: tuple[Planned, ...]) -> None:
+        for item in planned:
+            self.env.process(self._deliver(provider, item))
+
+    def _deliver(self, provider: str, item: Planned) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(max(item.deliver_at - self.env.now, 0.0))
+        ev = item.event
+        self.deliveries += 1
+        self.execute(self.gateway.webhook(e.WebhookReceived(
+            ev.type, ev.id, ev.provider_ref, provider, ev.reference, ev.sequence,
+            {**ev.data, "raw_code": ev.data["decline_code"]} if ev.data.get("decline_code")
+            else dict(ev.data))))
+
+
+def replied(d: Decision, attempt: int) -> e.ProviderReplied:
+    """The canonical reply a dialect client would have parsed from this decision."""
+    x = d.extra
+    return e.ProviderReplied(attempt, d.outcome, d.provider_ref,
+                             d.decline_code if d.outcome == DECLINED else None,
+                             d.decline_code if d.outcome == DECLINED else None,
+                             confirmations_required=x.get("confirmations_required"),
+                             amount_due=x.get("due"))
+
+
+def status(d: Decision, now: float) -> e.StatusPolled:
+    outcome = d.outcome_at(now)
+    if outcome not in (APPROVED, DECLINED, e.PENDING, e.EXPIRED):
+        outcome = e.UNKNOWN
+    code = d.decline_code if outcome == DECLINED else None
+    return e.StatusPolled(outcome, d.provider_ref, code, code)
+
+
+__all__ = ["SimClock", "SimShell", "replied", "status"]
