@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed"
-MAIN_JOB = ["sandbox", "demo", "--out", "reports/demo"]
+MAIN_JOB = ["sandbox", "run", "scenarios/baseline.yaml", "--out", "reports/baseline"]
 
 
 def ensure_venv(extras: str = "dev") -> None:

@@ -31,6 +31,80 @@ def open_store(url: str):  # noqa: ANN201 - Store, imported lazily to keep the C
     return SqlStore(url)
 
 
+@app.command("run")
+def run_cmd(
+    scenario: Annotated[Path, typer.Argument(help="A scenario file, e.g. scenarios/baseline.yaml.")],
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for results.json, report.md and plots (default reports/<scenario>).")] = None,
+    wallet_variant: Annotated[str, typer.Option(
+        help="A deliberately broken wallet/gateway, to see the checker catch it "
+             "(`sandbox scenarios --variants` lists them).")] = "reference",
+    db: Annotated[str | None, typer.Option(
+        "--db", help="SQLAlchemy URL, or memory:// (default: a fresh SQLite file in the output folder).")
+    ] = None,
+) -> None:
+    """Play a scenario in SimPy virtual time, check it, and write the report.
+    Exit 0 when every check and expectation passes, 1 when any fails, 2 on invalid input."""
+    from sandbox.engine.run import run_scenario
+    from sandbox.report import write
+    from sandbox.scenario import ScenarioError, load
+    from sandbox.variants import VARIANTS
+
+    try:
+        spec = load(scenario)
+    except ScenarioError as err:
+        console.print(f"[red]invalid scenario[/] {err}")
+        raise typer.Exit(2) from None
+    if wallet_variant not in VARIANTS:
+        console.print(f"[red]--wallet-variant[/]: unknown {wallet_variant!r}; known: {', '.join(VARIANTS)}")
+        raise typer.Exit(2)
+    out = out or Path("reports") / spec.name
+    out.mkdir(parents=True, exist_ok=True)
+    if db is None:
+        for leftover in out.glob("wallet.sqlite3*"):
+            leftover.unlink()
+        db = f"sqlite:///{out / 'wallet.sqlite3'}"
+    store = open_store(db)
+    started = time.perf_counter()
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(f"{spec.name}: virtual hours", total=round(spec.end_s / 3600))
+        result = run_scenario(spec, seed=seed, variant=wallet_variant, store=store,
+                              base=scenario.parent,
+                              progress=lambda done, _: bar.update(task, completed=round(done / 3600)))
+    report = write(result, out, seconds=time.perf_counter() - started)
+    store.close()
+    for ch in result.checks + result.expectations:
+        mark = "[green]pass[/]" if ch.passed else "[red]FAIL[/]"
+        console.print(f"  {mark}  {ch.name}" + ("" if ch.passed else f": {ch.count or ch.detail}"))
+    console.print(f"report: {report}")
+    raise typer.Exit(0 if result.passed else 1)
+
+
+@app.command()
+def scenarios(
+    folder: Annotated[Path, typer.Option(help="Where the scenario files are.")] = Path("scenarios"),
+    variants: Annotated[bool, typer.Option("--variants", help="List the broken wallet variants instead.")
+                        ] = False,
+) -> None:
+    """List the scenario library, one line each (or the broken wallet variants)."""
+    from sandbox.scenario import ScenarioError, load
+    from sandbox.variants import VARIANTS
+
+    if variants:
+        for name, what in VARIANTS.items():
+            typer.echo(f"{name:32} {what}")
+        return
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            spec = load(path)
+        except ScenarioError as err:
+            console.print(f"[red]{path.name}[/] {err}")
+            continue
+        typer.echo(f"{path.stem:28} {spec.purpose}")
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for results.json, report.md and plots.")] = Path(
@@ -139,6 +213,29 @@ def bench(
         console.print(figures[-1].line())
     for f in figures:
         console.print(f"ratio {f.name} / pgbench: [bold]{f.per_second / base.per_second:.2f}[/]")
+
+
+@app.command("bench-sim")
+def bench_sim(
+    payments: Annotated[int, typer.Option(min=100, help="Deposits per run.")] = 50_000,
+    processes: Annotated[int, typer.Option(min=1, help="Runs in parallel (different seeds).")] = 2,
+) -> None:
+    """Simulated payments per second (full deposit flow, in-memory store) against a bare SimPy
+    loop in the same run; then the same on several cores with different seeds."""
+    from sandbox.sim_bench import bare_loop, sweep
+    from sandbox.sim_bench import payments as run_payments
+
+    one = run_payments(payments)
+    bare = bare_loop(one.events)
+    console.print(f"one core: {one.payments:,} payments in {one.seconds:.1f} s = "
+                  f"{one.per_second:,.0f} payments/s ({one.events / one.payments:.1f} SimPy events each)")
+    per_payment = one.events / one.payments
+    console.print(f"bare SimPy loop: {bare:,.0f} events/s = {bare / per_payment:,.0f} "
+                  f"payment-equivalents/s; ratio [bold]{one.per_second * per_payment / bare:.2f}[/]")
+    many = sweep(payments, list(range(1, processes + 1)), processes)
+    total = sum(f.payments for f in many) / max(f.seconds for f in many)
+    console.print(f"{processes} processes: {total:,.0f} payments/s; one million would take "
+                  f"{1_000_000 / total:,.0f} s")
 
 
 def _mount_optional() -> None:

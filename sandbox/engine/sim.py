@@ -169,13 +169,14 @@ class SimShell:
             p = self.gateway.payment(cmd.payment_id)
             decision, _ = yield from self._decide(runtime, self._request(p, cmd.idempotency_key))
             # a replay whose first answer is out comes back at once (the provider's cache)
-            polled = (status(decision, float(self.env.now))
-                      if decision is not None and decision.processed else e.StatusPolled(e.UNKNOWN))
+            polled = (status(decision, float(self.env.now), cmd.attempt)
+                      if decision is not None and decision.processed
+                      else e.StatusPolled(e.UNKNOWN, attempt=cmd.attempt))
         else:
             yield self.env.timeout(runtime.profile.compiled.latency(0.5))
             decision = runtime.records.get(cmd.provider_ref)
-            polled = (status(decision, float(self.env.now)) if decision is not None
-                      else e.StatusPolled(e.NOT_FOUND, cmd.provider_ref))
+            polled = (status(decision, float(self.env.now), cmd.attempt) if decision is not None
+                      else e.StatusPolled(e.NOT_FOUND, cmd.provider_ref, attempt=cmd.attempt))
         self._apply(cmd.payment_id, polled)
 
     def _plan(self, provider: str, planned: tuple[Planned, ...]) -> None:
@@ -202,12 +203,12 @@ def replied(d: Decision, attempt: int) -> e.ProviderReplied:
                              amount_due=x.get("due"))
 
 
-def status(d: Decision, now: float) -> e.StatusPolled:
+def status(d: Decision, now: float, attempt: int = 0) -> e.StatusPolled:
     outcome = d.outcome_at(now)
     if outcome not in (APPROVED, DECLINED, e.PENDING, e.EXPIRED):
         outcome = e.UNKNOWN
     code = d.decline_code if outcome == DECLINED else None
-    return e.StatusPolled(outcome, d.provider_ref, code, code)
+    return e.StatusPolled(outcome, d.provider_ref, code, code, attempt)
 
 
 __all__ = ["SimClock", "SimShell", "replied", "status"]

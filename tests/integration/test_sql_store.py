@@ -478,10 +478,15 @@ def _wait_behind(store: SqlStore, holder_commits: Any, read: Any) -> Any:
             uow.lock_player("p1")
             seen["value"] = read(uow)
 
-    t = threading.Thread(target=waiter)
+    t = threading.Thread(target=waiter, daemon=True)
     t.start()
-    _until_blocked(store)
-    assert "value" not in seen, "the waiter did not wait for the lock"
+    try:
+        _until_blocked(store)
+        assert "value" not in seen, "the waiter did not wait for the lock"
+    except BaseException:
+        holder_commits.__self__.rollback()  # never leave the lock held: the waiter would hang
+        t.join(timeout=30)
+        raise
     holder_commits()
     t.join()
     return seen["value"]
@@ -495,7 +500,7 @@ def _until_blocked(store: SqlStore) -> None:
     query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                     "AND datname = current_database()")
     with store.engine.connect() as conn:
-        for _ in range(200):
+        for _ in range(1500):  # up to 30 s: a loaded 2-core machine may start the thread late
             if conn.execute(query).scalar():
                 return
             time.sleep(0.02)

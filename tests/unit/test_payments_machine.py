@@ -217,6 +217,18 @@ def test_late_decline_of_an_attempt_already_cascaded_from_is_no_conflict():
     assert "conflicting_outcome" in run.anomalies() and run.state == "succeeded"
 
 
+def test_a_poll_answer_for_an_attempt_already_cascaded_from_does_not_fail_the_next():
+    """Found by the checker (lost_webhooks_polling): the poll for attempt 1 came back after
+    its webhook had already cascaded to globex, and declined attempt 2 with attempt 1's news."""
+    run = deposit()
+    run.feed(ProviderReplied(1, "pending", "pay_1"))
+    run.feed(wh("payment.failed", "e1", seq=2, decline_code="do_not_honor"), Routed("globex"))
+    run.feed(StatusPolled("declined", "pay_1", "do_not_honor", attempt=1))
+    assert run.state == "authorizing" and len(run.of(RouteNext)) == 1
+    run.feed(ProviderReplied(2, "approved", "g_1"))
+    assert run.credits()[0].provider == "globex"
+
+
 def test_no_first_provider_asks_the_router():
     run = deposit(provider=None)
     assert run.of(RouteNext) == [RouteNext("dep-1", (), "initial")]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.concurrency import run_in_threadpool
 
@@ -191,8 +191,8 @@ class LiveGateway:
         client = self.clients.get(cmd.provider)
         req = self._request(p, cmd.idempotency_key)
         if client is None or (req is None and cmd.provider_ref is None):
-            return e.StatusPolled(e.UNKNOWN)
+            return e.StatusPolled(e.UNKNOWN, attempt=cmd.attempt)
         if req is None:  # a status GET needs no card: only the reference
             req = PaymentRequest(p.id, cmd.idempotency_key, p.player_id, p.amount, p.currency,
                                  p.method)
-        return await client.inquire(cmd.provider_ref, req, cmd.attempt)
+        return replace(await client.inquire(cmd.provider_ref, req, cmd.attempt), attempt=cmd.attempt)

@@ -107,7 +107,8 @@ def invoice_expired(p: Payment, data: dict[str, object], policy: Policy, out: Ou
             credit_received(p, policy, out, provider, "invoice.expired(paid_partial)")
             return
     if p.credited:
-        flag(p, out, k.CONFLICTING_OUTCOME, "invoice expired after settlement; credit kept")
+        if data.get("exception") != "paid_partial":  # else: the short payment we credited
+            flag(p, out, k.CONFLICTING_OUTCOME, "invoice expired after settlement; credit kept")
         return
     expire(p, out, "expired")
 
@@ -125,6 +126,8 @@ def invalid(p: Payment, reason: str, attempt: int, policy: Policy, out: Out) -> 
     """Double spend or re-orged out for good."""
     if p.state is S.SUCCEEDED:
         reverse_credit(p, out, reason)
+    elif p.state is S.REVERSED:
+        return  # the reorg we already reversed on, now final
     elif p.credited:
         flag(p, out, k.CONFLICTING_OUTCOME, f"invoice invalid ({reason}) in {p.state.value}")
     else:

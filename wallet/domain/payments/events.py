@@ -135,6 +135,7 @@ class StatusPolled(Event):
     provider_ref: str = ""
     decline_code: str | None = None
     raw_code: str | None = None
+    attempt: int = 0  # the attempt asked about (InquireStatus.attempt); 0: the current one
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from wallet.domain.payments.states import UNDECIDED, State, allowed
 
 S = State
 Out = list[GatewayCommand]
+FINAL_POLL_LEAD_S = 60.0  # the last poll runs this long before a payment's deadline
 
 
 def flag(p: Payment, out: Out, kind: str, detail: str) -> None:
@@ -104,11 +105,16 @@ def note_ref(p: Payment, attempt: int, ref: str) -> None:
 
 
 def schedule_poll(p: Payment, now: float, policy: Policy, out: Out) -> None:
-    """Next link of the polling chain (webhooks get lost); the deadline ends it."""
+    """Next link of the polling chain (webhooks get lost). The chain never skips the deadline:
+    a link that would land past it becomes one last poll a minute before it."""
     at = now + policy.poll_delay(p.polls)
     p.polls += 1
-    if not p.deadline_at or at < p.deadline_at:
-        out.append(ScheduleTimeout(p.id, at, POLL))
+    last_call = p.deadline_at - FINAL_POLL_LEAD_S
+    if p.deadline_at and at >= last_call:
+        if now >= last_call:
+            return  # this was the last poll
+        at = last_call
+    out.append(ScheduleTimeout(p.id, at, POLL))
 
 
 def inquire(p: Payment, out: Out) -> None:

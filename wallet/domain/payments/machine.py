@@ -199,8 +199,14 @@ def _timed_out(p: Payment, ev: e.ProviderTimedOut, now: float, policy: Policy, o
 
 
 def _polled(p: Payment, ev: e.StatusPolled, now: float, policy: Policy, out: Out) -> None:
-    _outcome(p, p.attempt, ev.outcome, ev.decline_code, ev.raw_code, ev.provider_ref, now,
-             policy, out, "poll", polled=True)
+    """An answer about an earlier attempt (the poll left before a cascade) is that attempt's
+    news: a decline of it must not decline the attempt now running elsewhere."""
+    attempt = ev.attempt or p.attempt
+    if not 0 < attempt <= p.attempt:
+        flag(p, out, k.ILLEGAL_TRANSITION, f"status for attempt {attempt} of {p.attempt}")
+        return
+    _outcome(p, attempt, ev.outcome, ev.decline_code, ev.raw_code, ev.provider_ref, now,
+             policy, out, "poll", polled=attempt == p.attempt)
 
 
 def _expired(p: Payment, ev: e.Expired, now: float, policy: Policy, out: Out) -> None:

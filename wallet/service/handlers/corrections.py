@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import ROUND_FLOOR, Decimal
 
 from wallet.domain import commands as c
@@ -14,12 +15,14 @@ from wallet.domain.errors import (
 )
 from wallet.domain.ledger import (
     AccountType,
+    Posting,
     Transaction,
     TxnKind,
     house,
     transfer,
 )
 from wallet.domain.money import exponent
+from wallet.domain.players import Player, PlayerStatus
 from wallet.service.handlers.common import (
     Outcome,
     T,
@@ -81,6 +84,26 @@ REVERSIBLE = frozenset({TxnKind.DEPOSIT, TxnKind.WIN, TxnKind.FX, TxnKind.FEE, T
                         TxnKind.WRITE_OFF, TxnKind.CHARGEBACK})
 
 
+def _owe_what_was_spent(uow: UnitOfWork, mirror: Transaction, player: Player) -> Transaction:
+    """A deposit taken back after the player spent it (a chain reorg): cash pays what it can,
+    the rest becomes a receivable and the player is locked, as with a chargeback."""
+    postings, short = [], 0
+    for p in mirror.postings:
+        if p.account.startswith(f"{T.PLAYER_CASH}:") and p.amount < 0:
+            cash = uow.balances([p.account]).get(p.account, 0)
+            short = max(-p.amount - max(cash, 0), 0)
+            if short:
+                postings += [Posting(p.account, p.amount + short, p.currency),
+                             Posting(acc(T.RECEIVABLE, player.id, p.currency), -short, p.currency)]
+                continue
+        postings.append(p)
+    if not short:
+        return mirror
+    player.status, player.lock_reason = PlayerStatus.LOCKED, f"reversal {mirror.reverses}"
+    uow.save_player(player)
+    return replace(mirror, postings=tuple(p for p in postings if p.amount))
+
+
 def reverse_transaction(cmd: c.ReverseTransaction, uow: UnitOfWork, now: float) -> Outcome:
     """Records are immutable: a mistake is corrected by posting its mirror image.
     Refused when the mirror would push a player account past its floor or ceiling."""
@@ -98,9 +121,10 @@ def reverse_transaction(cmd: c.ReverseTransaction, uow: UnitOfWork, now: float) 
     if original.kind is TxnKind.DEPOSIT and len(uow.transactions_by_reference(original.reference or "")) > 1:
         raise Conflict("the deposit was refunded or charged back since: reverse those first",
                        field="transaction_id")
-    if original.player_id:
-        locked_player(uow, original.player_id)
+    player = locked_player(uow, original.player_id) if original.player_id else None
     mirror = original.reversal(f"reversal:{original.id}", now, reason=cmd.reason)
+    if original.kind is TxnKind.DEPOSIT and player is not None:
+        mirror = _owe_what_was_spent(uow, mirror, player)
     bal = uow.balances(p.account for p in mirror.postings)
     for p in mirror.postings:
         kind = AccountType(p.account.split(":", 1)[0])

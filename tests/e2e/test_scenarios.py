@@ -1,0 +1,104 @@
+"""The scenario library end to end: the reference passes every scenario, every broken variant
+is caught by at least one, and the same scenario and seed give the same results.json."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sandbox.cli import app
+from sandbox.engine.run import run_scenario
+from sandbox.scenario import load
+from sandbox.variants import VARIANTS
+
+LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
+SCENARIOS = sorted(LIBRARY.glob("*.yaml"))
+# The scenario that exposes each broken variant (the check that fails is asserted below).
+CAUGHT_BY = {
+    "no_webhook_dedupe": ("duplicate_webhook_storm", "no_credit_without_settlement"),
+    "credit_on_pending": ("lost_webhooks_polling", "no_credit_without_settlement"),
+    "late_failure_uncredits": ("out_of_order_webhooks", "settled_deposits_credited"),
+    "reorg_ignored": ("crypto_reorg", "no_credit_without_settlement"),
+    "retry_without_idempotency_key": ("slow_psp_timeouts", "settled_deposits_credited"),
+    "rollback_before_bet_ignored": ("rollback_before_bet", "no_bet_after_its_rollback"),
+    "non_atomic_withdrawal_hold": ("withdrawals_racing_bets", "no_forbidden_negative_balance"),
+}
+
+
+def _run(path: str, variant: str = "reference") -> dict:
+    return run_scenario(load(path), variant=variant, base=LIBRARY).to_dict()
+
+
+def test_the_library_has_at_least_fifteen_scenarios_each_with_a_purpose():
+    assert len(SCENARIOS) >= 15
+    for path in SCENARIOS:
+        spec = load(path)
+        assert spec.name == path.stem and spec.purpose
+
+
+def test_every_variant_has_a_scenario_that_catches_it():
+    assert set(CAUGHT_BY) == set(VARIANTS) - {"reference"}
+
+
+def test_the_reference_passes_every_scenario():
+    with ProcessPoolExecutor(2) as pool:
+        results = list(pool.map(_run, [str(p) for p in SCENARIOS]))
+    failed = {r["scenario"]: [c["name"] for c in r["checks"] + r["expectations"] if not c["passed"]]
+              for r in results if not r["passed"]}
+    assert failed == {}
+
+
+@pytest.mark.parametrize("variant", sorted(CAUGHT_BY))
+def test_each_broken_variant_is_caught(variant):
+    scenario, check = CAUGHT_BY[variant]
+    result = _run(str(LIBRARY / f"{scenario}.yaml"), variant)
+    assert not result["passed"]
+    failing = {c["name"]: c for c in result["checks"] if not c["passed"]}
+    assert check in failing, sorted(failing)
+    assert failing[check]["violations"]  # the ids to look at are named
+
+
+def test_same_seed_same_results_on_memory_and_sqlite(tmp_path):
+    from wallet.adapters.sql import SqlStore, upgrade
+
+    path = str(LIBRARY / "payout_returns.yaml")
+    first, again = _run(path), _run(path)
+    assert first == again
+    url = f"sqlite:///{tmp_path / 'w.sqlite3'}"
+    upgrade(url)
+    store = SqlStore(url)
+    on_sqlite = run_scenario(load(path), store=store, base=LIBRARY).to_dict()
+    store.close()
+    assert on_sqlite == first
+    assert _run(path) != run_scenario(load(path), seed=99, base=LIBRARY).to_dict()
+
+
+def test_cli_contract_exit_codes_and_results_json(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "ok"
+    ok = runner.invoke(app, ["run", str(LIBRARY / "payout_returns.yaml"), "--out", str(out),
+                             "--db", "memory://", "--seed", "3"])
+    assert ok.exit_code == 0, ok.output
+    data = json.loads((out / "results.json").read_text())
+    assert {"scenario", "seed", "mode", "checks", "anomalies", "metrics"} <= set(data)
+    assert data["seed"] == 3 and data["mode"] == "sim"
+    assert all({"name", "passed", "violations"} <= set(c) for c in data["checks"])
+    assert (out / "report.md").exists() and (out / "consistency.png").exists()
+
+    bad = runner.invoke(app, ["run", str(LIBRARY / "rollback_before_bet.yaml"), "--out",
+                              str(tmp_path / "bad"), "--db", "memory://",
+                              "--wallet-variant", "rollback_before_bet_ignored"])
+    assert bad.exit_code == 1
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\npurpose: y\nplayers: {count: 0}\n")
+    invalid = runner.invoke(app, ["run", str(broken), "--out", str(tmp_path / "x")])
+    assert invalid.exit_code == 2
+    assert "broken.yaml" in invalid.output and "players.count" in invalid.output
+    assert not (tmp_path / "x").exists()  # nothing ran
+    listed = runner.invoke(app, ["scenarios", "--folder", str(LIBRARY)])
+    assert listed.exit_code == 0 and len(listed.output.strip().splitlines()) == len(SCENARIOS)
