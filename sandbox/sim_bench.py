@@ -65,10 +65,24 @@ def payments(n: int, seed: int = 1) -> SimFigure:
             yield env.timeout(2.0)
 
     env.process(traffic())
+    counter = _count_events(env)
     started = time.perf_counter()
     env.run(until=n * 2.0 + 86_400)
     elapsed = time.perf_counter() - started
-    return SimFigure(n, elapsed, int(env._eid))
+    return SimFigure(n, elapsed, counter[0])
+
+
+def _count_events(env: simpy.Environment) -> list[int]:
+    """Count processed events by wrapping ``step`` (SimPy keeps no public counter)."""
+    counter = [0]
+    step = env.step
+
+    def counted() -> None:
+        counter[0] += 1
+        step()
+
+    env.step = counted  # type: ignore[method-assign]
+    return counter
 
 
 def bare_loop(events: int) -> float:

@@ -237,6 +237,17 @@ def test_reversal_refused_when_it_would_overdraw(wallet: Wallet) -> None:
         wallet.execute(c.ReverseTransaction("deposit:acme:pay-p1", reason="x"))
 
 
+def test_a_chain_reversal_of_spent_money_books_what_is_owed(wallet: Wallet) -> None:
+    _funded(wallet)
+    wallet.execute(c.PlaceBet("agg", "b1", "p1", "r1", 9_000, "EUR"))
+    wallet.execute(c.ReverseTransaction("deposit:acme:pay-p1", reason="reorg", owe_shortfall=True))
+    balance = wallet.balance("p1", "EUR")
+    assert balance["available"] == 0 and balance["receivable"] == -9_000  # owed to the house
+    assert wallet.player("p1").locked
+    assert wallet.transaction("reversal:deposit:acme:pay-p1").sums() == {"EUR": 0}
+    _clean(wallet)
+
+
 def test_idempotent_replay_and_key_reuse(wallet: Wallet) -> None:
     _funded(wallet)
     key = IdempotencyKey("operator", "k-1")

@@ -86,7 +86,7 @@ def test_reorg_after_credit_reverses_and_flags():
     assert len(run.credits()) == 1
     run.feed(cp("invoice.reorged", "r", confirmations=0), Reorged(event_id="r"))
     assert run.ledger(ReverseTransaction) == [
-        ReverseTransaction("deposit:chainpay-btc:dep-1", "reorg")]
+        ReverseTransaction("deposit:chainpay-btc:dep-1", "reorg", owe_shortfall=True)]
     assert run.state == "reversed" and "reorg_after_credit" in run.anomalies()
     run.feed(cp("invoice.settled", "st2", paid=DUE, confirmations=1))  # re-included
     assert len(run.credits()) == 1 and "settled_after_reversal" in run.anomalies()

@@ -206,8 +206,12 @@ class ConvertCurrency(Command):
 
 @dataclass(frozen=True)
 class ReverseTransaction(Command):
+    """``owe_shortfall``: a deposit the chain took back after the player spent it; cash pays
+    what it can and the rest is owed (a receivable), instead of the reversal being refused."""
+
     transaction_id: str
     reason: str
+    owe_shortfall: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.transaction_id, str) or not self.transaction_id:

@@ -31,7 +31,7 @@ from wallet.domain.payments.states import UNDECIDED, State, allowed
 
 S = State
 Out = list[GatewayCommand]
-FINAL_POLL_LEAD_S = 60.0  # the last poll runs this long before a payment's deadline
+FINAL_POLL_LEAD_S = 60.0  # the last poll: this long (at most a tenth of the wait) before the deadline
 
 
 def flag(p: Payment, out: Out, kind: str, detail: str) -> None:
@@ -109,7 +109,7 @@ def schedule_poll(p: Payment, now: float, policy: Policy, out: Out) -> None:
     a link that would land past it becomes one last poll a minute before it."""
     at = now + policy.poll_delay(p.polls)
     p.polls += 1
-    last_call = p.deadline_at - FINAL_POLL_LEAD_S
+    last_call = p.deadline_at - min(FINAL_POLL_LEAD_S, (p.deadline_at - p.created_at) / 10)
     if p.deadline_at and at >= last_call:
         if now >= last_call:
             return  # this was the last poll
@@ -155,7 +155,7 @@ def reverse_credit(p: Payment, out: Out, reason: str) -> None:
     if not move(p, S.REVERSED, out):
         return
     p.ever_reversed = True
-    post(p, out, ReverseTransaction, deposit_txn_id(p.credit_provider or "", p.id), reason)
+    post(p, out, ReverseTransaction, deposit_txn_id(p.credit_provider or "", p.id), reason, True)
     flag(p, out, k.REORG_AFTER_CREDIT, f"{reason}; credited {p.credited} reversed")
 
 

@@ -123,7 +123,7 @@ def reverse_transaction(cmd: c.ReverseTransaction, uow: UnitOfWork, now: float) 
                        field="transaction_id")
     player = locked_player(uow, original.player_id) if original.player_id else None
     mirror = original.reversal(f"reversal:{original.id}", now, reason=cmd.reason)
-    if original.kind is TxnKind.DEPOSIT and player is not None:
+    if cmd.owe_shortfall and original.kind is TxnKind.DEPOSIT and player is not None:
         mirror = _owe_what_was_spent(uow, mirror, player)
     bal = uow.balances(p.account for p in mirror.postings)
     for p in mirror.postings:
