@@ -71,6 +71,10 @@ class Metrics:
             "time_to_payout_s": percentiles(self.time_to_payout),
             "provider_latency_s": {p: percentiles(v) for p, v in sorted(self.latency.items())},
             "provider_calls": {p: dict(c) for p, c in sorted(self.call_results.items())},
+            "provider_share_by_hour": {str(h): dict(sorted(c.items()))
+                                       for h, c in sorted(self.share.items())},
+            "approval_by_hour": {str(h): round(ok / n, 4) if n else None
+                                 for h, (n, ok) in sorted(self.approval_by_hour.items())},
             "fees_per_successful_deposit": {
                 cur: round(f / max(self.succeeded, 1)) for cur, f in sorted(self.currency_fees.items())},
         }

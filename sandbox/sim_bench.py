@@ -20,7 +20,7 @@ from mocks.models.profile import load_profile_file
 from mocks.models.runtime import ProviderRuntime
 from mocks.models.types import CardInfo
 from sandbox.engine.run import candidates
-from sandbox.engine.sim import SimClock, SimShell
+from sandbox.engine.sim import SimClock, SimShell, relaxed_gc
 from sandbox.randomness import Dice
 from wallet.adapters.memory import MemoryStore
 from wallet.domain.commands import OpenPlayer
@@ -67,7 +67,8 @@ def payments(n: int, seed: int = 1) -> SimFigure:
     env.process(traffic())
     counter = _count_events(env)
     started = time.perf_counter()
-    env.run(until=n * 2.0 + 86_400)
+    with relaxed_gc():
+        env.run(until=n * 2.0 + 86_400)
     elapsed = time.perf_counter() - started
     return SimFigure(n, elapsed, counter[0])
 

@@ -18,7 +18,7 @@ import simpy
 from mocks.models.profile import FaultProfile
 from mocks.models.runtime import ProviderRuntime
 from sandbox.checks import Check, failing_anomalies, run_checks
-from sandbox.engine.sim import SimClock, SimShell
+from sandbox.engine.sim import SimClock, SimShell, relaxed_gc
 from sandbox.metrics import Metrics, measure
 from sandbox.randomness import Dice
 from sandbox.scenario import HOUR, Scenario
@@ -96,11 +96,11 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, variant: str = 
     payout = next((n for n, p in profiles.items() if p.kind == "bank"), None)
     Population(env, scenario, shell, history, dice.child("workload"), payout).start()
     end = scenario.end_s
-    step = HOUR
-    while env.now < end:
-        env.run(until=min(env.now + step, end))
-        if progress:
-            progress(float(env.now), end)
+    with relaxed_gc():
+        while env.now < end:
+            env.run(until=min(env.now + HOUR, end))
+            if progress:
+                progress(float(env.now), end)
     decisions = [d for rt in runtimes.values() for d in rt.records.decisions()]
     journal = gateway.journal()
     checks, anomalies = run_checks(gateway.wallet, journal, decisions, history, end)

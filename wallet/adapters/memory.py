@@ -199,7 +199,8 @@ class MemoryUnitOfWork(UnitOfWork):
         return p.copy() if p else None
 
     def save_payment(self, payment: Payment) -> None:
-        self._set(self._s.payments, payment.id, payment.copy())
+        """Keeps the object itself (no copy): the caller hands it over. Reads return copies."""
+        self._set(self._s.payments, payment.id, payment)
 
     def due_payments(self, now: float, limit: int = 100) -> list[str]:
         due = sorted((min(p.timers)[0], p.id) for p in self._s.payments.values()

@@ -133,7 +133,8 @@ class UnitOfWork(abc.ABC):
 
     @abc.abstractmethod
     def save_payment(self, payment: Payment) -> None:
-        """Insert or update. The store indexes ``min(timers)`` for :meth:`due_payments`."""
+        """Insert or update. The store indexes ``min(timers)`` for :meth:`due_payments`.
+        The payment is handed over: the caller must not change it afterwards."""
 
     @abc.abstractmethod
     def due_payments(self, now: float, limit: int = 100) -> list[str]:

@@ -9,7 +9,7 @@ snapshots copies with :meth:`Payment.copy`, which is shallow but for the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from wallet.domain.payments.states import State
@@ -102,10 +102,9 @@ class Payment:
     reported: int = 0  # attempts whose outcome the router has been told
 
     def copy(self) -> Payment:
-        clone = Payment(self.id, self.kind, self.player_id, self.amount, self.currency,
-                        self.method, self.created_at)
-        for name in self.__slots__:  # type: ignore[attr-defined]
-            setattr(clone, name, getattr(self, name))
+        clone = object.__new__(Payment)
+        for name in _SLOTS:
+            object.__setattr__(clone, name, getattr(self, name))
         clone.tried = list(self.tried)
         clone.refs = dict(self.refs)
         clone.seen = set(self.seen)
@@ -124,3 +123,6 @@ class Payment:
     def from_dict(cls, d: dict[str, Any]) -> Payment:
         return cls(**{**d, "state": State(d["state"]), "seen": set(d["seen"]),
                       "timers": [(float(at), str(kind)) for at, kind in d["timers"]]})
+
+
+_SLOTS: Final = tuple(f.name for f in fields(Payment))
