@@ -152,17 +152,39 @@ def serve(
         help="Gateway providers and routing (YAML); default: the local mocks on port 8700.")] = None,
     public_url: Annotated[str | None, typer.Option(
         help="Base URL providers send webhooks to; default http://HOST:PORT.")] = None,
+    mocks: Annotated[bool, typer.Option(
+        help="Also serve the mock providers (default profile) on port 8700, where the default "
+             "gateway configuration looks for them.")] = True,
 ) -> None:
-    """Serve the wallet and gateway HTTP API (OpenAPI at /docs). API keys from WALLET_API_KEYS;
-    see docs/api.md. Start the mock providers first with ``sandbox mocks serve``.
+    """Serve the wallet and gateway HTTP API (OpenAPI at /docs), and the mock providers.
+    API keys from WALLET_API_KEYS; see docs/api.md and docs/gateway.md.
 
     For several worker processes on PostgreSQL use
-    ``uvicorn --factory wallet.api.app:create_app --workers N`` with WALLET_DATABASE_URL set."""
+    ``uvicorn --factory wallet.api.app:create_app --workers N`` with WALLET_DATABASE_URL set,
+    and ``sandbox mocks serve`` for the providers."""
     from wallet.api.app import serve as serve_api
     from wallet.api.settings import Settings
 
+    if mocks:
+        _serve_mocks_in_background(host, 8700)
+
     serve_api(Settings(database_url=db, host=host, port=port, gateway_config=gateway_config,
                        public_url=public_url or f"http://{host}:{port}"))
+
+
+def _serve_mocks_in_background(host: str, port: int) -> None:
+    import threading
+
+    import uvicorn
+
+    from mocks.apps.server import build_root
+    from mocks.cli import DEFAULT_PROFILE
+    from mocks.models.profile import load_profile_file
+
+    app_ = build_root(load_profile_file(DEFAULT_PROFILE))
+    server = uvicorn.Server(uvicorn.Config(app_, host=host, port=port, log_level="warning"))
+    threading.Thread(target=server.run, name="mocks", daemon=True).start()
+    console.print(f"mock providers: http://{host}:{port}/<provider> (control: /<provider>/_control)")
 
 
 @db_app.command("upgrade")
