@@ -12,7 +12,7 @@ timeouts that call ``Gateway.fire``. No payment rule lives here.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,12 +33,11 @@ from mocks.models.types import (
 from mocks.models.types import PaymentRequest as MockRequest
 from wallet.domain.errors import DomainError
 from wallet.domain.payments import events as e
-from wallet.domain.payments.commands import CallProvider, GatewayCommand, InquireStatus, ScheduleTimeout
+from wallet.domain.payments.commands import CallProvider, InquireStatus, ScheduleTimeout
 from wallet.domain.payments.model import PAYOUT, Payment
 from wallet.service.gateway import Gateway, Step
 
 RETRIED = frozenset({HTTP_5XX, HTTP_429})  # the client retries these with the same key
-Listener = Callable[[str, GatewayCommand, float], None]
 
 
 @contextmanager
@@ -78,7 +77,6 @@ class SimShell:
     runtimes: Mapping[str, ProviderRuntime]
     client_timeout_s: float = 30.0
     max_retries: int = 2
-    listeners: list[Listener] = field(default_factory=list)
     instruments: dict[str, Instrument] = field(default_factory=dict)
     deliveries: int = 0
     calls: list[tuple[str, float, float, str]] = field(default_factory=list)  # provider, start, end, result
@@ -102,7 +100,7 @@ class SimShell:
         return step
 
     def execute(self, step: Step) -> None:
-        now = float(self.env.now)
+        """Start a process for each command that takes time; the rest is in the journal."""
         for cmd in step.commands:
             if isinstance(cmd, CallProvider):
                 self.env.process(self._call(cmd))
@@ -110,8 +108,6 @@ class SimShell:
                 self.env.process(self._inquire(cmd))
             elif isinstance(cmd, ScheduleTimeout):
                 self.env.process(self._timer(cmd))
-            for listen in self.listeners:
-                listen(cmd.payment_id, cmd, now)
 
     # --- processes ----------------------------------------------------------------------------
 

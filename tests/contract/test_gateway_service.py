@@ -184,6 +184,7 @@ def test_controls_block_a_locked_player_and_hold_a_large_payout_for_review(store
     g.wallet.execute(LockPlayer("p1", "chargeback"))
     blocked = g.deposit("d1", "p1", 900, "EUR", "card")
     assert blocked.payment.state == "failed" and calls(blocked) == []
+    assert blocked.payment.last_decline == "blocked_by_controls"
     held = g.payout("w1", "p2", 250_000, "EUR", "bank", "openbank")
     assert held.payment.state == "held" and calls(held) == []
     assert g.wallet.balance("p2", "EUR")["available"] == 250_000

@@ -38,7 +38,7 @@ from wallet.domain.payments.machine import start, transition
 from wallet.domain.payments.model import DEFAULT_POLICY, DEPOSIT, Payment, Policy
 from wallet.domain.payments.states import FINAL
 from wallet.domain.players import Player
-from wallet.domain.routing import Candidate, Outcome, RouteRequest, Strategy
+from wallet.domain.routing import Candidate, Decision, Outcome, RouteRequest, Strategy
 from wallet.service.controls import Controls, DefaultControls
 from wallet.service.unit_of_work import RetryableStoreError, UnitOfWork
 from wallet.service.wallet import Wallet
@@ -319,7 +319,7 @@ class Gateway:
             self._feed(uow, p, e.Routed(decision.provider), w, reason=decision.reason,
                        strategy=decision.strategy, explored=decision.explored)
 
-    def _route(self, p: Payment, r: RouteNext, now: float) -> Any:
+    def _route(self, p: Payment, r: RouteNext, now: float) -> Decision:
         request = RouteRequest(p.id, p.amount, p.currency, p.method, p.country, p.bin,
                                attempt=p.attempt + 1, tried=frozenset(r.exclude))
         rng = random.Random(f"{self.seed}:route:{p.id}:{p.attempt + 1}")

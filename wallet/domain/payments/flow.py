@@ -161,6 +161,7 @@ def reverse_credit(p: Payment, out: Out, reason: str) -> None:
 
 def fail(p: Payment, decline: Decline, out: Out) -> None:
     if move(p, S.FAILED, out):
+        p.last_decline = p.last_decline or decline.code  # a controls block has no provider's
         out.append(MarkFailed(p.id, decline.code, decline.message))
 
 
