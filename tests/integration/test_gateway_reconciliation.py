@@ -37,6 +37,12 @@ def test_a_live_run_reconciles_clean_and_a_planted_credit_is_named():
         assert report.clean, report.to_markdown()
         assert report.counts["matched"] == states.count("succeeded")
 
+        metrics = s.http.get("/metrics").text
+        assert 'gateway_provider_call_duration_seconds_count{call="create",provider="acme",' \
+               'result="ProviderReplied"}' in metrics
+        assert 'gateway_webhooks_total{provider="acme",result="applied"}' in metrics
+        assert 'gateway_outcomes_total{kind="' in metrics  # declines happened: failed by reason
+
         s.wallet.execute(CreditDeposit("p1", "acme", "made-up", 5_000, "EUR"))
         (planted,) = run(s).breaks
         assert planted.kind is BreakKind.MISSING_AT_PROVIDER

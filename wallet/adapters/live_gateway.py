@@ -16,15 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from starlette.concurrency import run_in_threadpool
 
 from wallet.adapters.providers import Card, PaymentRequest, ProviderClient
 from wallet.adapters.webhooks import Replayed, ReplayGuard, SignatureError, receive
 from wallet.domain.payments import events as e
-from wallet.domain.payments.commands import CallProvider, FlagAnomaly, GatewayCommand, InquireStatus
+from wallet.domain.payments.commands import (
+    CallProvider,
+    FlagAnomaly,
+    GatewayCommand,
+    InquireStatus,
+    MarkFailed,
+)
 from wallet.domain.payments.model import PAYOUT, Payment
 from wallet.domain.payments.states import FINAL
 from wallet.service.gateway import Gateway, Step
@@ -41,7 +49,19 @@ class Instrument:
     iban: str = ""
 
 
+class Observer(Protocol):
+    """Where the shell reports what it saw (the API's Prometheus metrics)."""
+
+    def call(self, provider: str, call: str, result: str, seconds: float) -> None: ...
+
+    def webhook(self, provider: str, result: str) -> None: ...
+
+    def outcome(self, what: str, kind: str) -> None: ...
+
+
 class LiveGateway:
+    observer: Observer | None = None
+
     def __init__(self, gateway: Gateway, clients: Mapping[str, ProviderClient],
                  secrets: Mapping[str, str], callback_base_url: str) -> None:
         self.gateway = gateway
@@ -84,19 +104,28 @@ class LiveGateway:
         for anything not authentic. Follow-up calls run in the background: a provider
         waiting on our 2xx must not wait on another provider."""
         secret = self.secrets.get(provider)
-        if secret is None:
-            raise SignatureError(f"no webhook secret for provider {provider!r}")
         try:
+            if secret is None:
+                raise SignatureError(f"no webhook secret for provider {provider!r}")
             events = receive(provider, secret, body, headers, now=now, guard=self.guard)
         except Replayed:
+            self._seen_webhook(provider, "duplicate")
             return 0
+        except SignatureError:
+            self._seen_webhook(provider if secret is not None else "unknown", "rejected")
+            raise
         new = 0
         for event in events:
             step = await run_in_threadpool(self.gateway.webhook, event)
+            self._seen_webhook(provider, "duplicate" if step.duplicate else "applied")
             if not step.duplicate:
                 new += 1
                 self.spawn(step)
         return new
+
+    def _seen_webhook(self, provider: str, result: str) -> None:
+        if self.observer is not None:
+            self.observer.webhook(provider, result)
 
     async def sweep(self) -> int:
         """Fire every due timer once; returns how many payments were woken."""
@@ -151,11 +180,18 @@ class LiveGateway:
                 event = await self._inquire(cmd)
             elif isinstance(cmd, FlagAnomaly):
                 log.warning("payment %s anomaly %s: %s", cmd.payment_id, cmd.kind, cmd.detail)
+                self._outcome("anomaly", cmd.kind)
+            elif isinstance(cmd, MarkFailed):
+                self._outcome("failed", cmd.reason)
             if event is not None:
                 step = await run_in_threadpool(self.gateway.handle, cmd.payment_id, event)
                 todo.extend(step.commands)
         self._done(step)
         return step
+
+    def _outcome(self, what: str, kind: str) -> None:
+        if self.observer is not None:
+            self.observer.outcome(what, kind)
 
     async def _run_quietly(self, step: Step) -> None:
         try:
@@ -184,7 +220,12 @@ class LiveGateway:
         if client is None or req is None:  # nothing was sent: safe to cascade
             return e.ProviderFailed(cmd.attempt, "no_client" if client is None
                                     else "card_data_unavailable")
-        return await client.create(req, cmd.attempt)
+        started = time.perf_counter()
+        reply = await client.create(req, cmd.attempt)
+        if self.observer is not None:
+            self.observer.call(cmd.provider, "create", type(reply).__name__,
+                               time.perf_counter() - started)
+        return reply
 
     async def _inquire(self, cmd: InquireStatus) -> e.Event:
         p = await run_in_threadpool(self.gateway.payment, cmd.payment_id)

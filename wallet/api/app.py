@@ -89,6 +89,8 @@ def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None
     app.state.wallet = wallet
     app.state.gateway = gateway
     app.state.metrics = metrics
+    if gateway is not None:
+        gateway.observer = metrics
     app.state.auth = Authenticator(
         settings.effective_api_keys(), settings.effective_token_secret(), wallet.clock
     )

@@ -44,8 +44,38 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.provider_calls = Histogram(
+            "gateway_provider_call_duration_seconds",
+            "Gateway calls to providers by provider, call and result (the event it became)",
+            ["provider", "call", "result"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.webhooks = Counter(
+            "gateway_webhooks",
+            "Provider webhooks by provider and result (applied, duplicate, rejected)",
+            ["provider", "result"],
+            registry=self.registry,
+        )
+        self.gateway_events = Counter(
+            "gateway_outcomes",
+            "Payments failed (by reason) and anomalies flagged (by kind)",
+            ["what", "kind"],
+            registry=self.registry,
+        )
+
     def operation(self, command: str, outcome: str) -> None:
         self.operations.labels(command, outcome).inc()
+
+    # the live gateway's observer ------------------------------------------------------------
+    def call(self, provider: str, call: str, result: str, seconds: float) -> None:
+        self.provider_calls.labels(provider, call, result).observe(seconds)
+
+    def webhook(self, provider: str, result: str) -> None:
+        self.webhooks.labels(provider, result).inc()
+
+    def outcome(self, what: str, kind: str) -> None:
+        self.gateway_events.labels(what, kind).inc()
 
 
 class ObservabilityMiddleware:
