@@ -66,6 +66,13 @@ def run_cmd(
             leftover.unlink()
         db = f"sqlite:///{out / 'wallet.sqlite3'}"
     store = open_store(db)
+    with store.unit_of_work(read_only=True) as uow:
+        used = bool(uow.stored_balances())
+    if used:
+        store.close()
+        console.print("[red]--db[/]: the database already holds a ledger; a run checks the whole "
+                      "ledger, so give it an empty one")
+        raise typer.Exit(2)
     started = time.perf_counter()
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as bar:

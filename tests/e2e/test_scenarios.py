@@ -100,5 +100,16 @@ def test_cli_contract_exit_codes_and_results_json(tmp_path):
     assert invalid.exit_code == 2
     assert "broken.yaml" in invalid.output and "players.count" in invalid.output
     assert not (tmp_path / "x").exists()  # nothing ran
+    used = f"sqlite:///{tmp_path / 'used.sqlite3'}"
+    from sandbox.cli import open_store
+    from wallet.domain.commands import OpenPlayer
+    from wallet.service.wallet import Wallet
+
+    store = open_store(used)
+    Wallet(store).execute(OpenPlayer("someone", "EUR"))
+    store.close()
+    refused = runner.invoke(app, ["run", str(LIBRARY / "payout_returns.yaml"), "--db", used,
+                                  "--out", str(tmp_path / "used")])
+    assert refused.exit_code == 2 and "--db" in refused.output
     listed = runner.invoke(app, ["scenarios", "--folder", str(LIBRARY)])
     assert listed.exit_code == 0 and len(listed.output.strip().splitlines()) == len(SCENARIOS)
