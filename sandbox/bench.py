@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from sandbox.metrics import nearest_rank
 from wallet.adapters.sql.scratch import scratch_database
 from wallet.domain import commands as c
 from wallet.domain.idempotency import IdempotencyKey
@@ -76,10 +77,6 @@ def pgbench_tps(url: str, *, seconds: int, clients: int, scale: int = 10) -> Fig
     return Figure(f"pgbench TPC-B ({clients} clients)", tps, mean_ms=float(lat.group(1)) if lat else None)
 
 
-def _percentile(sorted_ms: list[float], q: float) -> float:
-    return sorted_ms[min(len(sorted_ms) - 1, int(q * len(sorted_ms)))]
-
-
 def service_bets(url: str, *, seconds: float, threads: int, players: int = 1_000) -> Figure:
     """Bets through the service layer (idempotency record, audit entry, two postings,
     locked player row) from ``threads`` threads over ``players`` players."""
@@ -116,7 +113,7 @@ def service_bets(url: str, *, seconds: float, threads: int, players: int = 1_000
         f"wallet bets, service layer ({threads} threads)",
         len(flat) / elapsed,
         statistics.median(flat),
-        _percentile(flat, 0.99),
+        nearest_rank(flat, 0.99),
     )
 
 

@@ -19,7 +19,7 @@ from mocks.models.types import Decision
 from sandbox.workload import History
 from wallet.domain.errors import DomainError
 from wallet.domain.idempotency import IdempotencyKey
-from wallet.domain.ledger import Transaction, balance_violations, transaction_violations
+from wallet.domain.ledger import Transaction
 from wallet.domain.payments.journal import JournalEntry
 from wallet.domain.payments.states import State, allowed
 from wallet.service.wallet import Wallet
@@ -48,25 +48,24 @@ def _check(name: str, bad: Iterable[str], detail: str) -> Check:
     return Check(name, not ids, ids[:MAX_IDS], len(ids), detail)
 
 
-def ledger_checks(wallet: Wallet, txns: list[Transaction]) -> list[Check]:
-    with wallet.store.unit_of_work(read_only=True) as uow:
-        stored = uow.stored_balances()
-    per_txn = [v for t in txns for v in transaction_violations(t)]
-    balances = balance_violations(stored, txns)
-    by_kind: dict[str, list[str]] = defaultdict(list)
-    for v in balances:
-        by_kind[v.kind].extend(v.ids)
-    return [
-        _check("transactions_balance", [i for v in per_txn for i in v.ids],
-               "every transaction's postings sum to zero per currency"),
-        _check("balances_equal_postings", by_kind["balance_mismatch"],
-               "every stored balance equals the sum of its postings"),
-        _check("no_forbidden_negative_balance",
-               by_kind["negative_balance"] + by_kind["positive_receivable"],
-               "no player balance below zero, no receivable above zero"),
-        _check("money_conserved", by_kind["currency_not_conserved"],
-               "players + house + provider clearing sum to zero in every currency"),
-    ]
+# The wallet's own ledger validators, grouped into the checker's rules (rules 1 and 2).
+LEDGER_CHECKS = (
+    ("transactions_balance", "every transaction's postings sum to zero per currency"),
+    ("balances_equal_postings", "every stored balance equals the sum of its postings"),
+    ("no_forbidden_negative_balance", "no player balance below zero, no receivable above zero"),
+    ("money_conserved", "players + house + provider clearing sum to zero in every currency"),
+)
+CHECK_OF_KIND = {"balance_mismatch": "balances_equal_postings",
+                 "negative_balance": "no_forbidden_negative_balance",
+                 "positive_receivable": "no_forbidden_negative_balance",
+                 "currency_not_conserved": "money_conserved"}  # the rest: a transaction's
+
+
+def ledger_checks(wallet: Wallet) -> list[Check]:
+    found: dict[str, list[str]] = defaultdict(list)
+    for v in wallet.ledger_violations():
+        found[CHECK_OF_KIND.get(v.kind, "transactions_balance")].extend(v.ids)
+    return [_check(name, found[name], detail) for name, detail in LEDGER_CHECKS]
 
 
 def settlement_checks(decisions: Iterable[Decision], txns: list[Transaction],
@@ -161,7 +160,7 @@ def run_checks(wallet: Wallet, journal: list[JournalEntry], decisions: Iterable[
     """Every check, and anomalies by kind (gateway flags plus one per violating id)."""
     with wallet.store.unit_of_work(read_only=True) as uow:
         txns = list(uow.all_transactions())
-    checks = ledger_checks(wallet, txns)
+    checks = ledger_checks(wallet)
     checks += settlement_checks(decisions, txns, now)
     checks += history_checks(wallet, history, {t.id for t in txns})
     journal_part, anomalies = journal_checks(journal)

@@ -22,17 +22,18 @@ from wallet.domain.payments.model import DEPOSIT, PAYOUT
 from wallet.service.gateway import Gateway
 
 
+def nearest_rank(ordered: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of sorted values by the nearest-rank method: a value that happened."""
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
 def percentiles(values: Sequence[float]) -> dict[str, float | None]:
-    """p50/p95/p99/max by the nearest-rank method (no interpolation: values that happened)."""
+    """p50/p95/p99/max."""
     if not values:
         return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
     s = sorted(values)
-
-    def rank(q: float) -> float:
-        return round(s[max(math.ceil(q * len(s)) - 1, 0)], 6)
-
-    return {"n": len(s), "p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99),
-            "max": round(s[-1], 6)}
+    return {"n": len(s), **{f"p{round(q * 100)}": round(nearest_rank(s, q), 6)
+                            for q in (0.50, 0.95, 0.99)}, "max": round(s[-1], 6)}
 
 
 @dataclass

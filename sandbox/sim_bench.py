@@ -17,16 +17,12 @@ import simpy
 
 from mocks.cli import DEFAULT_PROFILE
 from mocks.models.profile import load_profile_file
-from mocks.models.runtime import ProviderRuntime
 from mocks.models.types import CardInfo
-from sandbox.engine.run import candidates
-from sandbox.engine.sim import SimClock, SimShell, relaxed_gc
+from sandbox.engine.run import simulation
+from sandbox.engine.sim import relaxed_gc
 from sandbox.randomness import Dice
-from wallet.adapters.memory import MemoryStore
 from wallet.domain.commands import OpenPlayer
 from wallet.domain.routing import make_strategy
-from wallet.service.gateway import Gateway
-from wallet.service.wallet import Wallet
 
 METHODS = ("card", "card", "card", "ewallet", "bank", "crypto")
 PLAYERS = 1_000
@@ -48,11 +44,8 @@ def payments(n: int, seed: int = 1) -> SimFigure:
     env = simpy.Environment()
     profiles = {k: p for k, p in load_profile_file(DEFAULT_PROFILE).profiles().items()
                 if p.kind != "kyc"}
-    dice = Dice(seed)
-    runtimes = {name: ProviderRuntime(name, p, dice.child(name)) for name, p in profiles.items()}
-    wallet = Wallet(MemoryStore(), SimClock(env))
-    gateway = Gateway(wallet, candidates(profiles), make_strategy("static"), seed=seed)
-    shell = SimShell(env, gateway, runtimes)
+    shell = simulation(env, profiles, Dice(seed), make_strategy("static"), seed=seed)
+    wallet = shell.gateway.wallet
     for i in range(PLAYERS):
         wallet.execute(OpenPlayer(f"p{i}", "EUR"))
     cards = [CardInfo("411111", f"{i:04d}", fingerprint=f"fp{i}") for i in range(PLAYERS)]

@@ -23,7 +23,16 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from mocks.models.runtime import ProviderRuntime
-from mocks.models.types import EMPTY, HTTP_5XX, HTTP_429, MALFORMED, RESET, CardInfo, Decision
+from mocks.models.types import (
+    EMPTY,
+    FAULT_STATUS,
+    HTTP_5XX,
+    HTTP_429,
+    MALFORMED,
+    RESET,
+    CardInfo,
+    Decision,
+)
 from wallet.domain.errors import DomainError
 
 HTTP_STATUS = {"idempotency_key_reused": 422, "idempotency_in_flight": 409, "not_found": 404}
@@ -108,9 +117,9 @@ async def render(ctx: MockContext, decision: Decision, ok: Callable[[Decision], 
     await ctx.clock.sleep(decision.responded_at - ctx.clock.now())
     fault = decision.fault
     if fault == HTTP_5XX:
-        return JSONResponse({"error": "service_unavailable"}, status_code=503)
+        return JSONResponse({"error": "service_unavailable"}, status_code=FAULT_STATUS[fault])
     if fault == HTTP_429:
-        return JSONResponse({"error": "rate_limited"}, status_code=429,
+        return JSONResponse({"error": "rate_limited"}, status_code=FAULT_STATUS[fault],
                             headers={"Retry-After": "1"})
     if fault == RESET:
         return ResetResponse()

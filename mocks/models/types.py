@@ -27,6 +27,8 @@ MALFORMED: Final = "malformed"  # 200 with a body that does not parse
 FAULTS: Final = (TIMEOUT, HTTP_5XX, HTTP_429, RESET, EMPTY, MALFORMED)
 # Faults where the response is lost but the provider may have acted on the request.
 RESPONSE_LOST: Final = frozenset({TIMEOUT, RESET, EMPTY, MALFORMED})
+# The HTTP status a fault answers with (the others lose the response instead).
+FAULT_STATUS: Final = {HTTP_5XX: 503, HTTP_429: 429}
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,12 +25,11 @@ from sandbox.scenario import HOUR, Scenario
 from sandbox.variants import VARIANTS, Deferring, build
 from sandbox.workload import History, Population
 from wallet.adapters.memory import MemoryStore
-from wallet.domain.payments.model import Policy
-from wallet.domain.routing import Candidate, Fee
-from wallet.service.controls import DefaultControls
+from wallet.domain.payments.model import DEFAULT_POLICY, Policy
+from wallet.domain.routing import Candidate, Fee, Strategy
+from wallet.service.controls import Controls, DefaultControls
 from wallet.service.unit_of_work import Store
 
-METHOD_OF_KIND = {"card": "card", "ewallet": "ewallet", "bank": "bank", "crypto": "crypto"}
 Progress = Callable[[float, float], None]  # (virtual seconds done, total)
 
 
@@ -69,9 +68,24 @@ def candidates(profiles: dict[str, FaultProfile]) -> list[Candidate]:
             currencies = sorted(set(p.fees.fixed) | {"EUR"})
         bps = int(p.fees.percent * 100)
         fees = {c: Fee(bps, p.compiled.fee(0, c)) for c in currencies}
-        out.append(Candidate(name, frozenset({METHOD_OF_KIND[p.kind]}), frozenset(currencies),
-                             fees=fees, priority=len(out)))
+        out.append(Candidate(name, frozenset({p.kind}), frozenset(currencies), fees=fees,
+                             priority=len(out)))
     return out
+
+
+def simulation(env: simpy.Environment, profiles: dict[str, FaultProfile], dice: Dice,
+               strategy: Strategy, *, seed: int, variant: str = "reference",
+               store: Store | None = None, policy: Policy = DEFAULT_POLICY,
+               controls: Controls | None = None, client_timeout_s: float = 30.0) -> SimShell:
+    """The wallet and gateway of ``variant`` against the providers' behaviour models, ready
+    for traffic: every provider rolls its own dice, keyed by its name."""
+    runtimes = {n: ProviderRuntime(n, p, dice.child("provider", n)) for n, p in profiles.items()}
+    gateway = build(variant, store or MemoryStore(), SimClock(env), candidates(profiles),
+                    strategy, seed=seed, policy=policy, controls=controls or DefaultControls())
+    shell = SimShell(env, gateway, runtimes, client_timeout_s=client_timeout_s)
+    if isinstance(gateway, Deferring):
+        gateway.executor = shell.execute
+    return shell
 
 
 def run_scenario(scenario: Scenario, *, seed: int | None = None, variant: str = "reference",
@@ -84,14 +98,11 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, variant: str = 
     env = simpy.Environment()
     dice = Dice(seed)
     profiles = scenario.profiles(base)
-    runtimes = {n: ProviderRuntime(n, p, dice.child("provider", n)) for n, p in profiles.items()}
-    policy = Policy(max_attempts=scenario.gateway.max_attempts)
-    gateway = build(variant, store or MemoryStore(), SimClock(env), candidates(profiles),
-                    scenario.routing.build(), seed=seed, policy=policy,
-                    controls=DefaultControls(scenario.payout_review_at()))
-    shell = SimShell(env, gateway, runtimes, client_timeout_s=scenario.gateway.client_timeout_s)
-    if isinstance(gateway, Deferring):
-        gateway.executor = shell.execute
+    shell = simulation(env, profiles, dice, scenario.routing.build(), seed=seed, variant=variant,
+                       store=store, policy=Policy(max_attempts=scenario.gateway.max_attempts),
+                       controls=DefaultControls(scenario.payout_review_at()),
+                       client_timeout_s=scenario.gateway.client_timeout_s)
+    gateway = shell.gateway
     history = History(gateway.wallet)
     payout = next((n for n, p in profiles.items() if p.kind == "bank"), None)
     Population(env, scenario, shell, history, dice.child("workload"), payout).start()
@@ -101,7 +112,7 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, variant: str = 
             env.run(until=min(env.now + HOUR, end))
             if progress:
                 progress(float(env.now), end)
-    decisions = [d for rt in runtimes.values() for d in rt.records.decisions()]
+    decisions = [d for rt in shell.runtimes.values() for d in rt.records.decisions()]
     journal = gateway.journal()
     checks, anomalies = run_checks(gateway.wallet, journal, decisions, history, end)
     metrics = measure(scenario, gateway, shell, journal)

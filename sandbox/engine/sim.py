@@ -23,21 +23,19 @@ from mocks.models.runtime import ProviderRuntime
 from mocks.models.types import (
     APPROVED,
     DECLINED,
-    HTTP_5XX,
-    HTTP_429,
+    FAULT_STATUS,
     RESPONSE_LOST,
     CardInfo,
     Decision,
     Planned,
 )
 from mocks.models.types import PaymentRequest as MockRequest
+from wallet.adapters.providers.base import RETRY_STATUSES, backoff_s
 from wallet.domain.errors import DomainError
 from wallet.domain.payments import events as e
 from wallet.domain.payments.commands import CallProvider, InquireStatus, ScheduleTimeout
 from wallet.domain.payments.model import PAYOUT, Payment
 from wallet.service.gateway import Gateway, Step
-
-RETRIED = frozenset({HTTP_5XX, HTTP_429})  # the client retries these with the same key
 
 
 @contextmanager
@@ -127,25 +125,24 @@ class SimShell:
                            "payout" if p.kind == PAYOUT else "deposit", p.country, inst.card)
 
     def _decide(self, runtime: ProviderRuntime, req: MockRequest) -> Generator[
-            simpy.Event, Any, tuple[Decision | None, float]]:
-        """Call with the client's retry rule: 429 / 503 again with the same key, backing off.
-        Returns the decision (None: refused as in flight) and the time spent retrying."""
-        started = self.env.now
+            simpy.Event, Any, Decision | None]:
+        """Call with the dialect client's retry rule: a 429 / 503 answer is retried with the
+        same key after its back-off. None: refused as in flight (409), the answer unknown."""
         decision: Decision | None = None
         for retry in range(self.max_retries + 1):
             if retry:
-                yield self.env.timeout(min(2.0 ** (retry - 1), 5.0))
+                yield self.env.timeout(backoff_s(retry))
             try:
                 decision = runtime.handle(req, float(self.env.now))
             except DomainError:  # 409 in flight, 422 reused: the answer is unknown
-                return None, self.env.now - started
+                return None
             if decision.processed and decision.provider_ref not in self._planned:
                 self._planned.add(decision.provider_ref)  # a replay does not re-send webhooks
                 self._plan(runtime.name, decision.webhooks)
-            if decision.processed or decision.fault not in RETRIED:
+            if retry == self.max_retries or FAULT_STATUS.get(decision.fault) not in RETRY_STATUSES:
                 break
-            yield self.env.timeout(decision.latency)
-        return decision, self.env.now - started
+            yield self.env.timeout(decision.latency)  # the refusal arrives, then the back-off
+        return decision
 
     def _call(self, cmd: CallProvider) -> Generator[simpy.Event, Any, None]:
         runtime = self.runtimes.get(cmd.provider)
@@ -154,25 +151,19 @@ class SimShell:
             return
         p = self.gateway.payment(cmd.payment_id)
         start = float(self.env.now)
-        decision, _ = yield from self._decide(runtime, self._request(p, cmd.idempotency_key))
+        decision = yield from self._decide(runtime, self._request(p, cmd.idempotency_key))
         event = yield from self._answer(cmd.attempt, decision)
         self.calls.append((cmd.provider, start, float(self.env.now), type(event).__name__))
         self._apply(cmd.payment_id, event)
 
     def _answer(self, attempt: int, decision: Decision | None) -> Generator[simpy.Event, Any, e.Event]:
-        """What the client makes of the decision, when: the dialect client's fault map."""
-        if decision is None:
-            return e.ProviderTimedOut(attempt)
-        if decision.latency >= self.client_timeout_s:
+        """The client's conclusion, when it reaches it: at its timeout, or with the answer."""
+        if decision is not None and decision.latency >= self.client_timeout_s:
             yield self.env.timeout(self.client_timeout_s)
             return e.ProviderTimedOut(attempt)
-        yield self.env.timeout(decision.latency)
-        fault = decision.fault
-        if fault in RETRIED and not decision.processed:
-            return e.ProviderFailed(attempt, fault or "error")
-        if fault in RESPONSE_LOST:
-            return e.ProviderTimedOut(attempt)
-        return replied(decision, attempt)
+        if decision is not None:
+            yield self.env.timeout(decision.latency)
+        return client_event(decision, attempt)
 
     def _inquire(self, cmd: InquireStatus) -> Generator[simpy.Event, Any, None]:
         runtime = self.runtimes.get(cmd.provider)
@@ -180,10 +171,13 @@ class SimShell:
             return
         if cmd.provider_ref is None:  # replay the call with the same key
             p = self.gateway.payment(cmd.payment_id)
-            decision, _ = yield from self._decide(runtime, self._request(p, cmd.idempotency_key))
-            # a replay whose first answer is out comes back at once (the provider's cache)
-            polled = (status(decision, float(self.env.now), cmd.attempt)
-                      if decision is not None and decision.processed
+            decision = yield from self._decide(runtime, self._request(p, cmd.idempotency_key))
+            # a replay whose first answer is out comes back at once (the provider's cache),
+            # and says what the first answer said, as the live client's inquiry reads it
+            reply = client_event(decision, cmd.attempt)
+            polled = (e.StatusPolled(reply.outcome, reply.provider_ref, reply.decline_code,
+                                     reply.raw_code, cmd.attempt)
+                      if isinstance(reply, e.ProviderReplied)
                       else e.StatusPolled(e.UNKNOWN, attempt=cmd.attempt))
         else:
             yield self.env.timeout(runtime.profile.compiled.latency(0.5))
@@ -206,6 +200,18 @@ class SimShell:
             else dict(ev.data))))
 
 
+def client_event(d: Decision | None, attempt: int) -> e.Event:
+    """What the dialect client makes of a decision (its fault map, ``providers/base.py``):
+    an answer still refused after the retries failed; a lost answer, or a 409 while the
+    first call runs (None), is an unknown outcome; anything else is the reply."""
+    if d is None or d.fault in RESPONSE_LOST:
+        return e.ProviderTimedOut(attempt)
+    status = FAULT_STATUS.get(d.fault)
+    if status in RETRY_STATUSES:
+        return e.ProviderFailed(attempt, f"http_{status}")
+    return replied(d, attempt)
+
+
 def replied(d: Decision, attempt: int) -> e.ProviderReplied:
     """The canonical reply a dialect client would have parsed from this decision."""
     x = d.extra
@@ -224,4 +230,4 @@ def status(d: Decision, now: float, attempt: int = 0) -> e.StatusPolled:
     return e.StatusPolled(outcome, d.provider_ref, code, code, attempt)
 
 
-__all__ = ["SimClock", "SimShell", "replied", "status"]
+__all__ = ["SimClock", "SimShell", "client_event", "replied", "status"]

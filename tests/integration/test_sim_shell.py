@@ -11,29 +11,23 @@ import simpy
 from mocks.cli import DEFAULT_PROFILE
 from mocks.models.profile import load_profile_file
 from mocks.models.records import settled
-from mocks.models.runtime import ProviderRuntime
 from mocks.models.types import CardInfo
-from sandbox.engine.sim import SimClock, SimShell
+from sandbox.engine.run import simulation
+from sandbox.engine.sim import SimShell
 from sandbox.randomness import Dice
-from wallet.adapters.memory import MemoryStore
-from wallet.api.gateway_config import GatewayConfig
 from wallet.domain.commands import OpenPlayer
 from wallet.domain.routing import make_strategy
 from wallet.service.gateway import Gateway
-from wallet.service.wallet import Wallet
 
 METHODS = ("card", "card", "card", "ewallet", "bank", "crypto")
 
 
 def simulate(seed: int, strategy: str = "static", n: int = 600) -> tuple[Gateway, SimShell]:
     env = simpy.Environment()
-    profiles = load_profile_file(DEFAULT_PROFILE).profiles()
-    dice = Dice(seed)
-    runtimes = {name: ProviderRuntime(name, p, dice.child(name)) for name, p in profiles.items()}
-    wallet = Wallet(MemoryStore(), SimClock(env))
-    config = GatewayConfig.load()
-    gateway = Gateway(wallet, config.candidates(), make_strategy(strategy), seed=seed)
-    shell = SimShell(env, gateway, runtimes)
+    profiles = {k: p for k, p in load_profile_file(DEFAULT_PROFILE).profiles().items()
+                if p.kind != "kyc"}
+    shell = simulation(env, profiles, Dice(seed), make_strategy(strategy), seed=seed)
+    gateway, wallet = shell.gateway, shell.gateway.wallet
     for i in range(20):
         wallet.execute(OpenPlayer(f"p{i}", "EUR"))
 

@@ -16,7 +16,8 @@ from wallet.domain.money import exponent, positive
 from wallet.domain.players import Funding
 
 
-def _id(value: str, name: str) -> None:
+def check_id(value: str, name: str) -> None:
+    """Every caller-chosen id: printable, 1-200 characters, no ':' (account ids use it)."""
     if not isinstance(value, str) or not 0 < len(value) <= 200 or ":" in value or not value.isprintable():
         raise InvalidInput(f"{name} must be 1-200 printable characters without ':'", field=name)
 
@@ -30,7 +31,7 @@ class Command:
             value = getattr(self, f.name)
             if f.name.endswith("_id") or f.name in {"provider", "aggregator"}:
                 if value is not None:
-                    _id(value, f.name)
+                    check_id(value, f.name)
             elif f.name.endswith("currency"):
                 exponent(value)
             elif f.name == "amount":

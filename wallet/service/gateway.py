@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from wallet.domain import errors
-from wallet.domain.commands import CompleteWithdrawal, CreditDeposit, RequestWithdrawal
+from wallet.domain.commands import CompleteWithdrawal, CreditDeposit, RequestWithdrawal, check_id
 from wallet.domain.idempotency import IdempotencyRecord
 from wallet.domain.money import exponent, positive
 from wallet.domain.payments import events as e
@@ -247,10 +247,8 @@ class Gateway:
             raise errors.InvalidInput(f"method must be one of {sorted(METHODS)}", field="method")
         if provider is not None and provider not in self._by_name:
             raise errors.InvalidInput(f"unknown provider {provider!r}", field="provider")
-        for name in ("payment_id", "player_id"):
-            value = getattr(ev, name)
-            if not isinstance(value, str) or not 0 < len(value) <= 200 or ":" in value:
-                raise errors.InvalidInput(f"{name} must be 1-200 characters without ':'", field=name)
+        check_id(ev.payment_id, "payment_id")
+        check_id(ev.player_id, "player_id")
 
     @staticmethod
     def _player(uow: UnitOfWork, player_id: str, currency: str) -> Player:

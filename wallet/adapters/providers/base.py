@@ -36,6 +36,11 @@ RETRY_STATUSES = frozenset({429, 503})
 UNKNOWN_STATUSES = frozenset({409, 500, 502, 504})
 
 
+def backoff_s(retry: int) -> float:
+    """The wait before retry ``retry`` (1-based) with the same key: 1, 2, 4 s, at most 5."""
+    return min(2.0 ** (retry - 1), 5.0)
+
+
 @dataclass(frozen=True, slots=True)
 class Card:
     """Sandbox test cards only: the PAN goes to the provider and nowhere else."""
@@ -143,7 +148,7 @@ class ProviderClient:
         reason = "no_attempt"
         for retry in range(self.max_retries + 1):
             if retry:
-                await self._sleep(min(2.0 ** (retry - 1), 5.0))
+                await self._sleep(backoff_s(retry))
             try:
                 response = await self.http.request(method, path, headers=headers, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout):

@@ -16,11 +16,13 @@ from wallet.domain.ledger import (
     PLAYER_ACCOUNT_TYPES,
     Account,
     AccountType,
+    Posting,
     Transaction,
     account_id,
 )
 from wallet.domain.players import (
     Player,
+    PlayerStatus,
 )
 from wallet.service.unit_of_work import UnitOfWork
 
@@ -73,6 +75,24 @@ def locked_player(uow: UnitOfWork, player_id: str, currency: str | None = None) 
 def require_active(player: Player) -> None:
     if player.locked:
         raise PlayerLocked(f"player {player.id} is locked: {player.lock_reason}", field="player_id")
+
+
+def take_from_cash(uow: UnitOfWork, player: Player, amount: int,
+                   currency: str) -> tuple[list[Posting], int]:
+    """Take money back from a player (chargeback, chain reorg): cash pays what it can, the
+    rest becomes a receivable. Returns the player-side postings and what is owed."""
+    cash = acc(T.PLAYER_CASH, player.id, currency)
+    from_cash = min(max(uow.balances([cash]).get(cash, 0), 0), amount)
+    owed = amount - from_cash
+    postings = [Posting(cash, -from_cash, currency)] if from_cash else []
+    if owed:
+        postings.append(Posting(acc(T.RECEIVABLE, player.id, currency), -owed, currency))
+    return postings, owed
+
+
+def lock(uow: UnitOfWork, player: Player, reason: str) -> None:
+    player.status, player.lock_reason = PlayerStatus.LOCKED, reason
+    uow.save_player(player)
 
 
 def post_new(uow: UnitOfWork, txn: Transaction) -> None:

@@ -22,16 +22,18 @@ from wallet.domain.ledger import (
     transfer,
 )
 from wallet.domain.money import exponent
-from wallet.domain.players import Player, PlayerStatus
+from wallet.domain.players import Player
 from wallet.service.handlers.common import (
     Outcome,
     T,
     acc,
     balance_view,
     done,
+    lock,
     locked_player,
     post_new,
     require_active,
+    take_from_cash,
 )
 from wallet.service.unit_of_work import UnitOfWork
 
@@ -85,23 +87,20 @@ REVERSIBLE = frozenset({TxnKind.DEPOSIT, TxnKind.WIN, TxnKind.FX, TxnKind.FEE, T
 
 
 def _owe_what_was_spent(uow: UnitOfWork, mirror: Transaction, player: Player) -> Transaction:
-    """A deposit taken back after the player spent it (a chain reorg): cash pays what it can,
-    the rest becomes a receivable and the player is locked, as with a chargeback."""
-    postings, short = [], 0
+    """A deposit taken back after the player spent it (a chain reorg): taken from cash as a
+    chargeback is (what cash lacks is owed, and the player is locked)."""
+    postings: list[Posting] = []
+    owed = 0
     for p in mirror.postings:
-        if p.account.startswith(f"{T.PLAYER_CASH}:") and p.amount < 0:
-            cash = uow.balances([p.account]).get(p.account, 0)
-            short = max(-p.amount - max(cash, 0), 0)
-            if short:
-                postings += [Posting(p.account, p.amount + short, p.currency),
-                             Posting(acc(T.RECEIVABLE, player.id, p.currency), -short, p.currency)]
-                continue
-        postings.append(p)
-    if not short:
+        if p.account == acc(T.PLAYER_CASH, player.id, p.currency) and p.amount < 0:
+            taken, owed = take_from_cash(uow, player, -p.amount, p.currency)
+            postings += taken
+        else:
+            postings.append(p)
+    if not owed:
         return mirror
-    player.status, player.lock_reason = PlayerStatus.LOCKED, f"reversal {mirror.reverses}"
-    uow.save_player(player)
-    return replace(mirror, postings=tuple(p for p in postings if p.amount))
+    lock(uow, player, f"reversal {mirror.reverses}")
+    return replace(mirror, postings=tuple(postings))
 
 
 def reverse_transaction(cmd: c.ReverseTransaction, uow: UnitOfWork, now: float) -> Outcome:

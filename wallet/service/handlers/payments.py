@@ -18,16 +18,15 @@ from wallet.domain.ledger import (
     house,
     transfer,
 )
-from wallet.domain.players import (
-    PlayerStatus,
-)
 from wallet.service.handlers.common import (
     Outcome,
     T,
     acc,
     done,
+    lock,
     locked_player,
     post_new,
+    take_from_cash,
 )
 from wallet.service.unit_of_work import UnitOfWork
 
@@ -97,13 +96,8 @@ def chargeback(cmd: c.Chargeback, uow: UnitOfWork, now: float) -> Outcome:
             f"chargeback {cmd.amount} exceeds deposit {deposited} less refunds {refunded}", field="amount"
         )
     player = locked_player(uow, dep.player_id or "")
-    cash = acc(T.PLAYER_CASH, player.id, currency)
-    from_cash = min(uow.balances([cash]).get(cash, 0), cmd.amount)
-    postings = [Posting(clearing(cmd.provider, currency), cmd.amount, currency)]
-    if from_cash:
-        postings.append(Posting(cash, -from_cash, currency))
-    if cmd.amount - from_cash:
-        postings.append(Posting(acc(T.RECEIVABLE, player.id, currency), from_cash - cmd.amount, currency))
+    taken, owed = take_from_cash(uow, player, cmd.amount, currency)
+    postings = [Posting(clearing(cmd.provider, currency), cmd.amount, currency), *taken]
     if cmd.fee:
         postings += transfer(house(T.FEES, currency), clearing(cmd.provider, currency), cmd.fee, currency)
     txn = Transaction(
@@ -116,9 +110,8 @@ def chargeback(cmd: c.Chargeback, uow: UnitOfWork, now: float) -> Outcome:
         meta={"reason": cmd.reason},
     )
     post_new(uow, txn)
-    player.status, player.lock_reason = PlayerStatus.LOCKED, f"chargeback {cmd.payment_id}"
-    uow.save_player(player)
-    return done(uow, player.id, currency, txn.id, receivable_created=cmd.amount - from_cash)
+    lock(uow, player, f"chargeback {cmd.payment_id}")
+    return done(uow, player.id, currency, txn.id, receivable_created=owed)
 
 
 def refund(cmd: c.Refund, uow: UnitOfWork, now: float) -> Outcome:

@@ -13,6 +13,7 @@ from wallet.domain.players import (
 from wallet.service.handlers.common import (
     Outcome,
     done,
+    lock,
     locked_player,
     player_accounts,
 )
@@ -37,8 +38,7 @@ def open_currency(cmd: c.OpenCurrency, uow: UnitOfWork, now: float) -> Outcome:
 
 def lock_player(cmd: c.LockPlayer, uow: UnitOfWork, now: float) -> Outcome:
     player = locked_player(uow, cmd.player_id)
-    player.status, player.lock_reason = PlayerStatus.LOCKED, cmd.reason
-    uow.save_player(player)
+    lock(uow, player, cmd.reason)
     return Outcome({"player_id": player.id, "status": player.status.value}, player.id)
 
 
