@@ -79,6 +79,12 @@ class Dispatcher:
     def pending(self) -> int:
         return len(self._heap) + len(self._inflight)
 
+    def due_by(self, at: float) -> int:
+        """Deliveries planned at or before model time ``at`` still queued, plus those being
+        sent: a run that ends at ``at`` waits for this to reach zero (far-off refunds and
+        chargebacks planned days ahead do not count)."""
+        return sum(1 for d in list(self._heap) if d.at <= at) + len(self._inflight)
+
     def _kick(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())

@@ -19,6 +19,7 @@ from mocks.apps import acme, chainpay, globex, openbank, paywave, verifyme
 from mocks.apps.base import Clock, MockContext, install_error_handlers
 from mocks.apps.control import control_router
 from mocks.apps.dispatcher import Dispatcher
+from mocks.apps.metrics import install as install_metrics
 from mocks.models.profile import FaultProfile, ProfileFile
 from mocks.models.runtime import ProviderRuntime
 from sandbox.randomness import Dice
@@ -84,6 +85,7 @@ def build_root(pf: ProfileFile, *, seed: int | None = None, time_scale: float = 
         mounted[name] = app
         root.mount(f"/{name}", app)
     root.state.mocks = mounted
+    install_metrics(root, {n: context(a) for n, a in mounted.items()})
 
     @root.get("/health")
     async def health() -> dict[str, Any]:

@@ -35,6 +35,7 @@ from wallet.domain.payments.commands import (
 )
 from wallet.domain.payments.model import PAYOUT, Payment
 from wallet.domain.payments.states import FINAL
+from wallet.service.clock import Clock
 from wallet.service.gateway import Gateway, Step
 
 log = logging.getLogger("wallet.gateway")
@@ -61,6 +62,9 @@ class Observer(Protocol):
 
 class LiveGateway:
     observer: Observer | None = None
+    # What webhook signature timestamps are checked against; None: the wallet's clock. A
+    # scaled live run (``sandbox run --mode live``) keeps domain time apart from wall time.
+    wall: Clock | None = None
 
     def __init__(self, gateway: Gateway, clients: Mapping[str, ProviderClient],
                  secrets: Mapping[str, str], callback_base_url: str) -> None:
@@ -155,6 +159,11 @@ class LiveGateway:
         task = asyncio.create_task(self._run_quietly(step))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    @property
+    def busy(self) -> int:
+        """Background runs still going (a live scenario run waits for zero before checking)."""
+        return len(self._tasks)
 
     async def drain(self) -> None:
         """Wait for background work (tests, shutdown)."""

@@ -102,7 +102,8 @@ async def webhook(provider: str, request: Request) -> dict[str, Any]:
     live = _live(request)
     body = await request.body()
     try:
-        new = await live.webhook(provider, body, request.headers, live.gateway.wallet.clock.now())
+        new = await live.webhook(provider, body, request.headers,
+                                 (live.wall or live.gateway.wallet.clock).now())
     except SignatureError as err:
         raise ApiError(401, "invalid_signature", str(err)) from None
     return {"received": True, "applied": new}
