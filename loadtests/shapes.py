@@ -49,9 +49,10 @@ class Soak(LoadTestShape):
 
 class ArrivalRate(LoadTestShape):
     """Open model: ``CASINO_RATE`` new tasks per second whatever the latency, as real players
-    arrive. Set CASINO_PACED=1 so each user runs one task per second (constant_throughput);
-    the shape then keeps RATE users alive, so a slow server piles up users instead of
-    quietly lowering the offered load (coordinated omission)."""
+    arrive. Set CASINO_PACED=1 so each user keeps a fixed schedule of one task per second;
+    the shape then keeps RATE users alive. A slow server still lowers what a user can send,
+    so the CO entries time every request from the slot it was due at: the delay a stall
+    put on later requests is reported, not omitted (coordinated omission)."""
 
     def tick(self) -> tuple[int, float] | None:
         if self.get_run_time() > DURATION:

@@ -1,12 +1,14 @@
 """The runtime control API every mock exposes under ``/_control`` (like Toxiproxy).
 
-Profiles are read and replaced as JSON; outages and duplicate storms are
+Profiles are read and replaced as JSON; outages, duplicate storms and slow spells are
 timeline windows starting now; any event can be fired or redelivered; the
-provider's own records and settlement report are readable for reconciliation.
+provider's own records, decisions and settlement report are readable for reconciliation
+and the live consistency checker.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from mocks.apps.base import MockContext
 from mocks.models.profile import FaultProfile
-from mocks.models.types import FAULTS
+from mocks.models.types import FAULTS, Decision
 from wallet.domain.errors import InvalidInput
 
 
@@ -29,12 +31,30 @@ class StormBody(BaseModel):
     duplicate_count: int = Field(3, ge=0)
 
 
+class LatencyBody(BaseModel):
+    duration_s: float | None = Field(None, gt=0)
+    extra_latency_s: float = Field(2.0, ge=0)  # model seconds added to every call
+
+
 class TriggerBody(BaseModel):
     type: str  # canonical event type, e.g. payment.succeeded, chargeback.created
     provider_ref: str | None = None
     reference: str = ""
     callback_url: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+def decision_dict(d: Decision) -> dict[str, Any]:
+    """A decision as JSON, without its planned webhooks and events (see ``decision_from``)."""
+    return {f.name: getattr(d, f.name) for f in fields(Decision) if f.name not in _PLANS}
+
+
+def decision_from(data: dict[str, Any]) -> Decision:
+    """The inverse of ``decision_dict``: enough of a decision for the settlement checks."""
+    return Decision(**{k: v for k, v in data.items() if k not in _PLANS})
+
+
+_PLANS = ("webhooks", "events")
 
 
 def _ctx(request: Request) -> MockContext:
@@ -86,6 +106,20 @@ def control_router() -> APIRouter:
         ctx = _ctx(request)
         return {"stopped": ctx.runtime.stop_windows(ctx.clock.now(), "duplicate_storm")}
 
+    @r.post("/latency")
+    async def start_latency(request: Request, body: LatencyBody) -> dict[str, Any]:
+        """A slow provider: every call takes ``extra_latency_s`` longer (past a client's
+        timeout the gateway must inquire, not guess)."""
+        ctx = _ctx(request)
+        w = ctx.runtime.start_window(ctx.clock.now(), "latency", body.duration_s,
+                                     extra_latency_s=body.extra_latency_s)
+        return w.model_dump(mode="json")
+
+    @r.delete("/latency")
+    async def stop_latency(request: Request) -> dict[str, int]:
+        ctx = _ctx(request)
+        return {"stopped": ctx.runtime.stop_windows(ctx.clock.now(), "latency")}
+
     @r.post("/trigger")
     async def trigger(request: Request, body: TriggerBody) -> dict[str, Any]:
         ctx = _ctx(request)
@@ -114,6 +148,14 @@ def control_router() -> APIRouter:
     async def records(request: Request) -> dict[str, Any]:
         ctx = _ctx(request)
         return ctx.runtime.records.summary(ctx.clock.now())
+
+    @r.get("/decisions")
+    async def decisions(request: Request) -> dict[str, Any]:
+        """Every decision the provider acted on, for the live consistency checker: the
+        independent truth of what was settled (planned events and webhooks left out)."""
+        ctx = _ctx(request)
+        return {"provider": ctx.name, "now": ctx.clock.now(),
+                "decisions": [decision_dict(d) for d in ctx.runtime.records.decisions()]}
 
     @r.get("/settlement")
     async def settlement(request: Request, as_of: float | None = None) -> dict[str, Any]:

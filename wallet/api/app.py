@@ -109,3 +109,47 @@ def serve(settings: Settings | None = None) -> None:
 
     settings = settings or Settings()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+
+
+def serve_workers(settings: Settings, workers: int) -> None:
+    """Run ``workers`` uvicorn processes, each building the app from the environment.
+
+    Migrations run once here, not racing in every worker. Each worker counts its own
+    requests, so prometheus-client's multiprocess mode gets a fresh folder (unless
+    PROMETHEUS_MULTIPROC_DIR names one: it is emptied) and /metrics sums all workers."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import uvicorn
+
+    if settings.database_url == MEMORY_URL or settings.database_url.startswith("sqlite"):
+        raise ValueError("several workers need a shared server database (PostgreSQL): each "
+                         "worker would have its own memory store, and SQLite serialises writers")
+    if settings.migrate:
+        from wallet.adapters.sql import upgrade
+
+        upgrade(settings.database_url)
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    created = not folder
+    if folder:
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+    else:
+        folder = tempfile.mkdtemp(prefix="wallet-metrics-")
+    env = {"WALLET_DATABASE_URL": settings.database_url, "WALLET_MIGRATE": "false",
+           "WALLET_HOST": settings.host, "WALLET_PORT": str(settings.port),
+           "WALLET_SWEEP_INTERVAL_S": str(settings.sweep_interval_s),
+           "PROMETHEUS_MULTIPROC_DIR": folder}
+    for key, value in (("WALLET_GATEWAY_CONFIG", settings.gateway_config),
+                       ("WALLET_PUBLIC_URL", settings.public_url)):
+        if value:
+            env[key] = value
+    os.environ.update(env)  # the workers are spawned: they read it in create_app()
+    try:
+        uvicorn.run("wallet.api.app:create_app", factory=True, workers=workers,
+                    host=settings.host, port=settings.port, log_level=settings.log_level)
+    finally:
+        if created:
+            shutil.rmtree(folder, ignore_errors=True)

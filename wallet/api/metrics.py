@@ -2,18 +2,25 @@
 
 Each app owns its registry, so tests can build many apps in one process.
 Requests are labelled by route template (``/v1/players/{player_id}``), never by
-the raw path, which would give one time series per player. Multi-process
-serving (uvicorn --workers) would need prometheus-client's multiprocess mode.
+the raw path, which would give one time series per player.
+
+Several worker processes (``sandbox serve --workers N``) each count only their own
+requests, and a scrape reaches one of them at random. With PROMETHEUS_MULTIPROC_DIR set
+(the serve command sets it to a fresh folder) prometheus-client keeps every worker's
+values in files there, and ``/metrics`` answers with the sum over all workers
+(``MultiProcessCollector``); a worker that exits marks itself dead.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
 import time
 import uuid
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,27 +28,48 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_marked_for_exit: set[int] = set()
+
+
+def multiprocess_mode() -> bool:
+    """prometheus-client decides this from the environment when it is imported."""
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+def _mark_dead_at_exit() -> None:
+    pid = os.getpid()
+    if pid not in _marked_for_exit:
+        _marked_for_exit.add(pid)
+        atexit.register(multiprocess.mark_process_dead, pid)
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        own: CollectorRegistry | None = self.registry
+        if multiprocess_mode():  # values live in the shared folder; scrapes read them all
+            multiprocess.MultiProcessCollector(self.registry)
+            own = None
+            _mark_dead_at_exit()
         self.requests = Counter(
             "wallet_http_requests",
             "HTTP requests by route and status",
             ["method", "route", "status"],
-            registry=self.registry,
+            registry=own,
         )
         self.latency = Histogram(
             "wallet_http_request_duration_seconds",
             "HTTP request latency by route and status",
             ["method", "route", "status"],
             buckets=_BUCKETS,
-            registry=self.registry,
+            registry=own,
         )
         self.operations = Counter(
             "wallet_operations",
             "Wallet commands by command and outcome (ok or the error code)",
             ["command", "outcome"],
-            registry=self.registry,
+            registry=own,
         )
 
         self.provider_calls = Histogram(
@@ -49,19 +77,19 @@ class Metrics:
             "Gateway calls to providers by provider, call and result (the event it became)",
             ["provider", "call", "result"],
             buckets=_BUCKETS,
-            registry=self.registry,
+            registry=own,
         )
         self.webhooks = Counter(
             "gateway_webhooks",
             "Provider webhooks by provider and result (applied, duplicate, rejected)",
             ["provider", "result"],
-            registry=self.registry,
+            registry=own,
         )
         self.gateway_events = Counter(
             "gateway_outcomes",
             "Payments failed (by reason) and anomalies flagged (by kind)",
             ["what", "kind"],
-            registry=self.registry,
+            registry=own,
         )
 
     def operation(self, command: str, outcome: str) -> None:

@@ -1,11 +1,12 @@
-"""Admin-only: locks, corrections (reversal, write-off) and the integrity checks."""
+"""Admin-only: locks, corrections (reversal, write-off), the integrity checks and the reads
+the live consistency checker needs."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from wallet.api.auth import Admin
 from wallet.api.deps import IdemKey, OptionalIdemKey, WalletDep, run
@@ -57,3 +58,24 @@ def verify_audit(who: Admin, wallet: WalletDep) -> Any:
 def check_ledger(who: Admin, wallet: WalletDep) -> Any:
     violations = wallet.ledger_violations()
     return {"ok": not violations, "violations": [asdict(v) for v in violations]}
+
+
+@router.get("/admin/ledger/transaction-ids")
+def transaction_ids(who: Admin, wallet: WalletDep,
+                    prefix: Annotated[list[str] | None, Query()] = None) -> dict[str, list[str]]:
+    """Ids of the posted transactions (those starting with a ``prefix`` when given), for
+    the live consistency checker: ``deposit:acme:p1`` says which provider's settlement a
+    credit claims, so it can be matched against the provider's own records."""
+    with wallet.store.unit_of_work(read_only=True) as uow:
+        ids = [t.id for t in uow.all_transactions()]
+    if prefix:
+        ids = [i for i in ids if i.startswith(tuple(prefix))]
+    return {"ids": sorted(ids)}
+
+
+@router.get("/admin/gateway/journal")
+def gateway_journal(who: Admin, wallet: WalletDep) -> list[dict[str, Any]]:
+    """Every payment's journal, for the live consistency checker (legal transitions only,
+    anomalies by kind)."""
+    with wallet.store.unit_of_work(read_only=True) as uow:
+        return [j.to_dict() for j in uow.journal()]
