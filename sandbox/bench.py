@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,12 +36,15 @@ class Figure:
     p99_ms: float | None = None
     mean_ms: float | None = None
     generator_cpu: float | None = None  # cores the load generator itself used
+    server_cpu: float | None = None  # cores the wallet's server processes used
 
     def line(self) -> str:
         lat = "" if self.p50_ms is None else f"  p50 {self.p50_ms:.2f} ms"
         lat += "" if self.p99_ms is None else f"  p99 {self.p99_ms:.2f} ms"
         lat += "" if self.mean_ms is None else f"  mean {self.mean_ms:.2f} ms"
-        lat += "" if self.generator_cpu is None else f"  (load generator used {self.generator_cpu:.2f} cores)"
+        if self.generator_cpu is not None:
+            lat += f"  (load generator used {self.generator_cpu:.2f} cores"
+            lat += ")" if self.server_cpu is None else f", the server {self.server_cpu:.2f})"
         return f"{self.name:<34} {self.per_second:>9,.0f}/s{lat}"
 
 
@@ -77,15 +81,21 @@ def pgbench_tps(url: str, *, seconds: int, clients: int, scale: int = 10) -> Fig
     return Figure(f"pgbench TPC-B ({clients} clients)", tps, mean_ms=float(lat.group(1)) if lat else None)
 
 
-def service_bets(url: str, *, seconds: float, threads: int, players: int = 1_000) -> Figure:
-    """Bets through the service layer (idempotency record, audit entry, two postings,
-    locked player row) from ``threads`` threads over ``players`` players."""
+def service_bets(url: str, *, seconds: float, threads: int, players: int = 1_000,
+                 fast: bool = True) -> Figure:
+    """Bets in process (idempotency record, audit entry, two postings, locked player row)
+    from ``threads`` threads over ``players`` players. ``fast``: dispatched as the HTTP
+    route does (``wallet.api.deps.execute``: one round trip on PostgreSQL); otherwise
+    through the unit of work alone (``Wallet.execute``)."""
     from wallet.adapters.sql import SqlStore
+    from wallet.api.deps import execute
 
     with scratch_database(url, "sandbox_bench_wallet") as db:
         _seed_players(db, players)
         store = SqlStore(db)
         wallet = Wallet(store, SystemClock())
+        if not fast:
+            store.fast_bets = None
         latencies: list[list[float]] = [[] for _ in range(threads)]
         stop = time.perf_counter() + seconds
 
@@ -94,7 +104,8 @@ def service_bets(url: str, *, seconds: float, threads: int, players: int = 1_000
             while (now := time.perf_counter()) < stop:
                 n += 1
                 bet_id = f"t{t}-{n}"
-                wallet.execute(
+                execute(
+                    wallet,
                     c.PlaceBet("bench", bet_id, f"b{(t * 7919 + n) % players}", bet_id, 100, "EUR"),
                     idempotency=IdempotencyKey("game:bench", bet_id),
                 )
@@ -110,7 +121,7 @@ def service_bets(url: str, *, seconds: float, threads: int, players: int = 1_000
         store.close()
     flat = sorted(x for lst in latencies for x in lst)
     return Figure(
-        f"wallet bets, service layer ({threads} threads)",
+        f"wallet bets, {'in process' if fast else 'unit of work'} ({threads} threads)",
         len(flat) / elapsed,
         statistics.median(flat),
         nearest_rank(flat, 0.99),
@@ -139,7 +150,8 @@ def _seed_players(db: str, players: int) -> None:
 
 def http_bets(url: str, *, seconds: int, users: int, workers: int = 2, players: int = 1_000) -> Figure:
     """Bets over HTTP: uvicorn (httptools + uvloop) with ``workers`` processes, driven by
-    a headless Locust run of ``loadtests/bench_bets.py``; the generator shares the machine."""
+    a headless Locust run of ``loadtests/bench_bets.py`` (``FastHttpUser``); the generator
+    shares the machine, so the cores it and the server used are reported with the figure."""
     import csv
     import sys
     import tempfile
@@ -170,6 +182,10 @@ def http_bets(url: str, *, seconds: int, users: int, workers: int = 2, players: 
                 str(port),
                 "--workers",
                 str(workers),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
                 "--no-access-log",
                 "--log-level",
                 "warning",
@@ -214,12 +230,15 @@ def http_bets(url: str, *, seconds: int, users: int, workers: int = 2, players: 
                 stderr=subprocess.DEVNULL,
             )
             gen = psutil.Process(locust.pid)
+            serving = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+            served = _cpu(serving)
             cpu = 0.0
             while locust.poll() is None:
                 with contextlib.suppress(psutil.Error):
                     t = gen.cpu_times()
                     cpu = t.user + t.system
                 time.sleep(0.5)
+            served = _cpu(serving) - served
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -230,5 +249,16 @@ def http_bets(url: str, *, seconds: int, users: int, workers: int = 2, players: 
     if failures:
         name += f" [{failures} FAILED]"
     return Figure(
-        name, float(row["Requests/s"]), float(row["50%"]), float(row["99%"]), generator_cpu=cpu / seconds
+        name, float(row["Requests/s"]), float(row["50%"]), float(row["99%"]), generator_cpu=cpu / seconds,
+        server_cpu=served / seconds,
     )
+
+
+def _cpu(procs: list[Any]) -> float:
+    """User + system CPU seconds of ``procs`` (psutil processes) so far."""
+    total = 0.0
+    for p in procs:
+        with contextlib.suppress(Exception):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total

@@ -14,7 +14,7 @@ from fastapi import Depends, Header, Request
 from wallet.api.auth import Principal, principal
 from wallet.api.errors import ApiError
 from wallet.api.metrics import Metrics
-from wallet.domain.commands import Command
+from wallet.domain.commands import Command, PlaceBet
 from wallet.domain.errors import DomainError
 from wallet.domain.idempotency import IdempotencyKey
 from wallet.service.unit_of_work import RetryableStoreError
@@ -65,8 +65,9 @@ def run(
     name = command.__name__
     try:
         cmd = command(**fields)
-        result = request.app.state.wallet.execute(
-            cmd, idempotency=key, actor=who.actor, request_id=request.state.request_id
+        result = execute(
+            request.app.state.wallet, cmd, idempotency=key, actor=who.actor,
+            request_id=request.state.request_id,
         )
     except DomainError as err:
         metrics.operation(name, err.code)
@@ -76,3 +77,17 @@ def run(
         raise
     metrics.operation(name, "ok")
     return result
+
+
+def execute(wallet: Wallet, cmd: Command, *, idempotency: IdempotencyKey | None = None,
+            actor: str = "system", request_id: str | None = None) -> dict[str, Any]:
+    """``wallet.execute``, with a plain bet first offered to the store's one-round-trip path
+    (``SqlStore.fast_bets`` on PostgreSQL): it answers as the unit of work would, or
+    returns None having written nothing, and the unit of work runs as always."""
+    fast = getattr(wallet.store, "fast_bets", None)
+    if fast is not None and type(cmd) is PlaceBet:
+        result = fast.place_bet(cmd, idempotency=idempotency, actor=actor, request_id=request_id,
+                                now=wallet.clock.now())
+        if result is not None:
+            return result
+    return wallet.execute(cmd, idempotency=idempotency, actor=actor, request_id=request_id)

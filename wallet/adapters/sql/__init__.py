@@ -5,7 +5,8 @@
 
 Modules: ``tables`` (Core metadata mirroring the migrations), ``statements`` and
 ``prepared`` (every query, compiled once per dialect), ``uow`` (the unit of work),
-``rows`` (row <-> domain), ``errors`` (database errors -> port errors), ``engine``
+``rows`` (row <-> domain), ``errors`` (database errors -> port errors), ``bets``
+(PostgreSQL: a plain bet in one round trip), ``engine``
 (per-database connection recipe), ``store`` and ``migrate``. The schema and the
 ledger constraints it enforces are described in
 ``wallet/adapters/migrations/versions/0001_initial.py``.

@@ -6,6 +6,7 @@ import contextlib
 
 import sqlalchemy as sa
 
+from wallet.adapters.sql.bets import FastBets
 from wallet.adapters.sql.engine import BUSY_TIMEOUT_S, WriteLock, make_engine, sqlite_write_lock
 from wallet.adapters.sql.statements import Statements
 from wallet.adapters.sql.tables import ALL_TABLES
@@ -25,6 +26,8 @@ class SqlStore(Store):
         self.sqlite = self.dialect == "sqlite"
         self.statements = Statements(self.engine.dialect)
         self.write_lock: WriteLock | None = sqlite_write_lock(url) if self.sqlite else None
+        # PostgreSQL: plain bets in one round trip (bets.py); SQLite runs them as units of work
+        self.fast_bets: FastBets | None = None if self.sqlite else FastBets(self)
 
     def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
         """``read_only``: on SQLite a deferred BEGIN that does not queue behind writers;

@@ -13,7 +13,8 @@ plus the driver's own), so the unit remembers what it may and asks in bulk:
 * appends whose key the unit already looked up (transaction header, game record,
   audit entry, idempotency record) are deferred and sent in one statement before
   COMMIT (``pending.py``). A bet is then 7 round trips, BEGIN and COMMIT included
-  (8 with an idempotency key; 11 and 13 before these).
+  (8 with an idempotency key; 11 and 13 before these). On PostgreSQL a plain bet
+  skips the unit altogether: one round trip, its commit included (``bets.py``).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from wallet.api.auth import Aggregator, Principal
 from wallet.api.deps import WalletDep, run
@@ -31,8 +32,10 @@ def _answer(
     request_uuid: str | None,
     transaction_uuid: str | None = None,
     transaction_id: str | None = None,
-) -> dict[str, Any]:
-    return {
+) -> JSONResponse:
+    """Every field of ``GameOut``, built here: returning a response skips FastAPI's
+    re-validation and re-encoding of the model, a sizeable share of a bet's CPU."""
+    return JSONResponse({
         "status": "RS_OK",
         "player": player,
         "currency": balance["currency"],
@@ -42,7 +45,7 @@ def _answer(
         "transaction_uuid": transaction_uuid,
         "transaction_id": transaction_id,
         "request_uuid": request_uuid,
-    }
+    })
 
 
 @router.post("/balance", response_model=GameOut)
