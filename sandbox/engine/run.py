@@ -44,6 +44,9 @@ class RunResult:
     metrics: Metrics
     mode: str = "sim"
     extra: dict[str, Any] = field(default_factory=dict)
+    # The finished simulation, for analyses that need the journal or the calls (sandbox.sweep's
+    # oracle regret); never serialised.
+    shell: SimShell | None = field(default=None, repr=False, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -119,7 +122,7 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, variant: str = 
     expectations = expect(scenario, metrics, anomalies)
     return RunResult(scenario, seed, variant, checks, expectations, anomalies, metrics,
                      extra={"virtual_hours": end / HOUR, "deliveries": shell.deliveries,
-                            "operations": len(history.ops)})
+                            "operations": len(history.ops)}, shell=shell)
 
 
 def expect(scenario: Scenario, m: Metrics, anomalies: dict[str, int]) -> list[Check]:
