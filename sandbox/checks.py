@@ -20,6 +20,7 @@ from sandbox.workload import History
 from wallet.domain.errors import DomainError
 from wallet.domain.idempotency import IdempotencyKey
 from wallet.domain.ledger import Transaction
+from wallet.domain.payments.commands import payment_of_key
 from wallet.domain.payments.journal import JournalEntry
 from wallet.domain.payments.states import State, allowed
 from wallet.service.wallet import Wallet
@@ -62,26 +63,37 @@ CHECK_OF_KIND = {"balance_mismatch": "balances_equal_postings",
 
 
 def ledger_checks(wallet: Wallet) -> list[Check]:
+    return ledger_checks_of((v.kind, v.ids) for v in wallet.ledger_violations())
+
+
+def ledger_checks_of(violations: Iterable[tuple[str, Iterable[str]]]) -> list[Check]:
+    """The ledger rules from (kind, ids) pairs: the live checker has them over HTTP."""
     found: dict[str, list[str]] = defaultdict(list)
-    for v in wallet.ledger_violations():
-        found[CHECK_OF_KIND.get(v.kind, "transactions_balance")].extend(v.ids)
+    for kind, ids in violations:
+        found[CHECK_OF_KIND.get(kind, "transactions_balance")].extend(ids)
     return [_check(name, found[name], detail) for name, detail in LEDGER_CHECKS]
 
 
 def settlement_checks(decisions: Iterable[Decision], txns: list[Transaction],
                       now: float) -> list[Check]:
     """Rule 3: what providers settled is credited exactly once; nothing else is credited."""
+    return settlement_checks_of_ids(decisions, [t.id for t in txns], now)
+
+
+def settlement_checks_of_ids(decisions: Iterable[Decision], txn_ids: Iterable[str],
+                             now: float) -> list[Check]:
+    """Rule 3 from transaction ids alone (all it reads): the live checker has them over HTTP."""
+    ids = set(txn_ids)
     paid_in: Counter[tuple[str, str]] = Counter()
     paid: Counter[tuple[str, str]] = Counter()
     for d in decisions:
         if d.processed and settled(d) and d.final_at <= now:
-            (paid if d.operation == "payout" else paid_in)[(d.provider, d.reference)] += 1
-    ids = {t.id for t in txns}
+            (paid if d.operation == "payout" else paid_in)[(d.provider, _paid_for(d))] += 1
     credited: Counter[tuple[str, str]] = Counter()
     paid_out: set[str] = set()
-    for t in txns:
-        kind, _, rest = t.id.partition(":")
-        if kind == "deposit" and f"reversal:{t.id}" not in ids:
+    for tid in ids:
+        kind, _, rest = tid.partition(":")
+        if kind == "deposit" and f"reversal:{tid}" not in ids:
             provider, _, pid = rest.partition(":")
             credited[(provider, pid)] += 1
         elif kind == "withdrawal_paid":
@@ -99,6 +111,15 @@ def settlement_checks(decisions: Iterable[Decision], txns: list[Transaction],
         _check("payouts_match_provider", unpaid + invented,
                "a payout is booked paid exactly when the provider paid it"),
     ]
+
+
+def _paid_for(d: Decision) -> str:
+    """The payment a decision settles. A dialect that dedupes on the merchant reference has
+    the attempt key there (``pay1-a2``; chainpay's key is ``store:pay1-a2``); credits name
+    the payment."""
+    if d.reference and d.idempotency_key.endswith(d.reference):
+        return payment_of_key(d.reference)
+    return d.reference
 
 
 def history_checks(wallet: Wallet, history: History, txn_ids: set[str],

@@ -43,8 +43,13 @@ def run_cmd(
     db: Annotated[str | None, typer.Option(
         "--db", help="SQLAlchemy URL, or memory:// (default: a fresh SQLite file in the output folder).")
     ] = None,
+    mode: Annotated[str, typer.Option(
+        help="sim: SimPy virtual time, in-process. live: real time over HTTP (wallet + gateway "
+             "and the mocks under uvicorn on free local ports, real signed webhooks).")] = "sim",
+    time_scale: Annotated[float, typer.Option(
+        min=0.001, help="Live mode: virtual seconds per wall second (60: an hour a minute).")] = 60.0,
 ) -> None:
-    """Play a scenario in SimPy virtual time, check it, and write the report.
+    """Play a scenario in SimPy virtual time (or live over HTTP), check it, and write the report.
     Exit 0 when every check and expectation passes, 1 when any fails, 2 on invalid input."""
     from sandbox.engine.run import run_scenario
     from sandbox.report import write
@@ -59,6 +64,16 @@ def run_cmd(
     if wallet_variant not in VARIANTS:
         console.print(f"[red]--wallet-variant[/]: unknown {wallet_variant!r}; known: {', '.join(VARIANTS)}")
         raise typer.Exit(2)
+    if mode not in ("sim", "live"):
+        console.print(f"[red]--mode[/]: expected sim or live, not {mode!r}")
+        raise typer.Exit(2)
+    if mode == "live":
+        from sandbox.engine.live import SIM_ONLY
+
+        if wallet_variant in SIM_ONLY:
+            console.print(f"[red]--wallet-variant[/]: {wallet_variant} runs in sim mode only "
+                          f"(it {SIM_ONLY[wallet_variant]})")
+            raise typer.Exit(2)
     out = out or Path("reports") / spec.name
     out.mkdir(parents=True, exist_ok=True)
     if db is None:
@@ -77,9 +92,16 @@ def run_cmd(
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task(f"{spec.name}: virtual hours", total=round(spec.end_s / 3600))
-        result = run_scenario(spec, seed=seed, variant=wallet_variant, store=store,
-                              base=scenario.parent,
+        if mode == "live":
+            from sandbox.engine.live import run_live
+
+            result = run_live(spec, seed=seed, variant=wallet_variant, store=store,
+                              base=scenario.parent, time_scale=time_scale,
                               progress=lambda done, _: bar.update(task, completed=round(done / 3600)))
+        else:
+            result = run_scenario(spec, seed=seed, variant=wallet_variant, store=store,
+                                  base=scenario.parent,
+                                  progress=lambda done, _: bar.update(task, completed=round(done / 3600)))
     report = write(result, out, seconds=time.perf_counter() - started)
     store.close()
     for ch in result.checks + result.expectations:
@@ -162,6 +184,8 @@ def serve(
     mocks: Annotated[bool, typer.Option(
         help="Also serve the mock providers (default profile) on port 8700, where the default "
              "gateway configuration looks for them.")] = True,
+    workers: Annotated[int, typer.Option(
+        min=1, help="uvicorn worker processes (PostgreSQL only); /metrics sums them all.")] = 1,
 ) -> None:
     """Serve the wallet and gateway HTTP API (OpenAPI at /docs), and the mock providers.
     API keys from WALLET_API_KEYS; see docs/api.md and docs/gateway.md.
@@ -175,8 +199,17 @@ def serve(
     if mocks:
         _serve_mocks_in_background(host, 8700)
 
-    serve_api(Settings(database_url=db, host=host, port=port, gateway_config=gateway_config,
-                       public_url=public_url or f"http://{host}:{port}"))
+    settings = Settings(database_url=db, host=host, port=port, gateway_config=gateway_config,
+                        public_url=public_url or f"http://{host}:{port}")
+    if workers > 1:
+        from wallet.api.app import serve_workers
+
+        try:
+            serve_workers(settings, workers)
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="--workers") from None
+        return
+    serve_api(settings)
 
 
 def _serve_mocks_in_background(host: str, port: int) -> None:
@@ -221,12 +254,16 @@ def db_verify(db: DbOption = "sqlite:///wallet.sqlite3") -> None:
 def bench(
     db: DbOption = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
     seconds: Annotated[int, typer.Option(min=3, help="Length of each measurement.")] = 15,
-    threads: Annotated[int, typer.Option(min=1, help="Service-layer threads.")] = 8,
-    users: Annotated[int, typer.Option(min=1, help="Locust users for the HTTP run.")] = 32,
+    threads: Annotated[int, typer.Option(min=1, help="Service-layer threads (and pgbench clients).")] = 8,
+    users: Annotated[int, typer.Option(
+        min=1, help="Locust users for the HTTP run; pgbench runs again at this concurrency if it "
+        "differs from --threads.")] = 8,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 2,
     http: Annotated[bool, typer.Option(help="Include the HTTP run.")] = True,
+    unit_of_work: Annotated[bool, typer.Option(
+        help="Also measure bets through the unit of work alone (no one-statement bet).")] = False,
 ) -> None:
-    """Wallet bets/s (service layer and HTTP) against pgbench TPC-B on the same PostgreSQL, one run."""
+    """Wallet bets/s (in process and over HTTP) against pgbench TPC-B on the same PostgreSQL, one run."""
     from sandbox.bench import http_bets, pgbench_tps, service_bets
 
     if not db.startswith("postgresql"):
@@ -235,13 +272,20 @@ def bench(
     console.print(f"measuring {seconds}s each on {db.split('@')[-1]} ...")
     base = pgbench_tps(db, seconds=seconds, clients=threads)
     console.print(base.line())
-    figures = [service_bets(db, seconds=seconds, threads=threads)]
-    console.print(figures[-1].line())
+    figures = [(service_bets(db, seconds=seconds, threads=threads), base)]
+    if unit_of_work:
+        figures.append((service_bets(db, seconds=seconds, threads=threads, fast=False), base))
+    for f, _ in figures:
+        console.print(f.line())
     if http:
-        figures.append(http_bets(db, seconds=seconds, users=users, workers=workers))
-        console.print(figures[-1].line())
-    for f in figures:
-        console.print(f"ratio {f.name} / pgbench: [bold]{f.per_second / base.per_second:.2f}[/]")
+        http_base = base
+        if users != threads:  # compare like with like: the same number of clients
+            http_base = pgbench_tps(db, seconds=seconds, clients=users)
+            console.print(http_base.line())
+        figures.append((http_bets(db, seconds=seconds, users=users, workers=workers), http_base))
+        console.print(figures[-1][0].line())
+    for f, b in figures:
+        console.print(f"ratio {f.name} / {b.name}: [bold]{f.per_second / b.per_second:.2f}[/]")
 
 
 @app.command("bench-sim")
@@ -266,6 +310,70 @@ def bench_sim(
     console.print(f"{processes} processes: {total:,.0f} payments/s; one million would take "
                   f"{1_000_000 / total:,.0f} s")
 
+
+@app.command("check-live")
+def check_live_cmd(
+    wallet: Annotated[str, typer.Option("--wallet", help="The wallet's base URL.")] = "http://127.0.0.1:8000",
+    mocks_url: Annotated[str, typer.Option("--mocks", help="The mocks' base URL.")] = "http://127.0.0.1:8700",
+    settle: Annotated[float, typer.Option(
+        min=0, help="Seconds to keep re-checking while in-flight payments settle.")] = 0.0,
+    acknowledged: Annotated[Path | None, typer.Option(
+        help="File of acknowledged operations (lines `txn ID` / `payment ID`) that must exist.")
+    ] = None,
+) -> None:
+    """Run the consistency checker against running servers: the wallet's ledger, audit chain
+    and gateway journal against the mock providers' own decisions. Admin key from
+    CASINO_ADMIN_KEY (default: the development key). Exit 1 on any failed check or anomaly."""
+    import os
+
+    from sandbox.live_check import DEV_ADMIN_KEY, check_live, failures
+
+    checks, anomalies = check_live(wallet, mocks_url, os.environ.get("CASINO_ADMIN_KEY", DEV_ADMIN_KEY),
+                                   settle_s=settle, acknowledged=acknowledged)
+    for ch in checks:
+        mark = "[green]pass[/]" if ch.passed else "[red]FAIL[/]"
+        console.print(f"  {mark}  {ch.name}" + ("" if ch.passed else f": {ch.count} {ch.violations[:5]}"))
+    bad = failures(checks, anomalies)
+    if anomalies:
+        console.print(f"anomalies: {anomalies}")
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command("bench-sweep")
+def bench_sweep(
+    repeat: Annotated[int, typer.Option(min=1, help="Timings per configuration (the median is shown).")] = 3,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Processes for the parallel run (default: all cores).")] = None,
+) -> None:
+    """Routing-sweep runs per minute on one core and on all cores, for a fixed small grid
+    (docs/routing_comparison.md), and their ratio."""
+    from sandbox.sweep_bench import bench
+
+    one, many = bench(repeat, workers)
+    for f in (one, many):
+        console.print(f"{f.workers} process(es): {f.runs} runs in {f.seconds:.1f} s = "
+                      f"{f.per_minute:.0f} runs/min (median of {repeat})")
+    console.print(f"ratio all cores / one core: [bold]{many.per_minute / one.per_minute:.2f}[/]")
+
+
+@app.command("notebooks")
+def notebooks_cmd(
+    grid: Annotated[str, typer.Option(help="Grid size: small (seconds) or full (minutes).")] = "small",
+    clear: Annotated[bool, typer.Option("--clear", help="Strip the outputs instead (as stored in git).")
+                     ] = False,
+) -> None:
+    """Execute notebooks/*.ipynb in place with nbclient (SANDBOX_GRID=GRID), or clear them."""
+    from sandbox.notebooks import FOLDER, NOTEBOOKS, execute
+    from sandbox.notebooks import clear as clear_outputs
+
+    if grid not in ("small", "full"):
+        raise typer.BadParameter("expected small or full", param_hint="--grid")
+    for name in NOTEBOOKS:
+        if clear:
+            clear_outputs(FOLDER / name)
+            console.print(f"{name}: outputs cleared")
+        else:
+            console.print(f"{name}: {execute(FOLDER / name, grid=grid):.1f} s ({grid} grid)")
 
 def _mount_optional() -> None:
     """Sub-commands that live with their packages."""

@@ -28,6 +28,7 @@ from mocks.models.types import (
     CardInfo,
     Decision,
     Planned,
+    wire_reference,
 )
 from mocks.models.types import PaymentRequest as MockRequest
 from wallet.adapters.providers.base import RETRY_STATUSES, backoff_s
@@ -42,7 +43,8 @@ from wallet.service.gateway import Gateway, Step
 def relaxed_gc(gen0: int = 200_000) -> Iterator[None]:
     """A run keeps every payment, posting and journal entry alive, so the default collector
     rescans a growing heap ever more often (a 20k-payment run went 1.6x slower per payment
-    than a 5k one). Collect young objects rarely and leave the old ones alone meanwhile."""
+    than a 5k one). Collect young objects rarely and leave the old ones alone meanwhile; on
+    the way out collect everything once, or a sweep's runs pile up in one process."""
     before = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(gen0, 50, 1_000)
@@ -51,6 +53,7 @@ def relaxed_gc(gen0: int = 200_000) -> Iterator[None]:
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+        gc.collect()
 
 
 class SimClock:
@@ -98,12 +101,13 @@ class SimShell:
         return step
 
     def execute(self, step: Step) -> None:
-        """Start a process for each command that takes time; the rest is in the journal."""
+        """Start a process for each command that takes time; the rest is in the journal. A
+        request's fields never change, so the step's own snapshot of the payment builds it."""
         for cmd in step.commands:
             if isinstance(cmd, CallProvider):
-                self.env.process(self._call(cmd))
+                self.env.process(self._call(cmd, step.payment))
             elif isinstance(cmd, InquireStatus):
-                self.env.process(self._inquire(cmd))
+                self.env.process(self._inquire(cmd, step.payment))
             elif isinstance(cmd, ScheduleTimeout):
                 self.env.process(self._timer(cmd))
 
@@ -119,9 +123,10 @@ class SimShell:
         yield self.env.timeout(max(cmd.at - self.env.now, 0.0))
         self.execute(self.gateway.fire(cmd.payment_id))
 
-    def _request(self, p: Payment, key: str) -> MockRequest:
+    def _request(self, provider: str, p: Payment, key: str) -> MockRequest:
         inst = self.instruments.get(p.id) or Instrument()
-        return MockRequest(p.id, key, p.player_id, p.amount, p.currency, p.method, "sim",
+        return MockRequest(wire_reference(provider, p.id, key), key, p.player_id, p.amount,
+                           p.currency, p.method, "sim",
                            "payout" if p.kind == PAYOUT else "deposit", p.country, inst.card)
 
     def _decide(self, runtime: ProviderRuntime, req: MockRequest) -> Generator[
@@ -144,14 +149,14 @@ class SimShell:
             yield self.env.timeout(decision.latency)  # the refusal arrives, then the back-off
         return decision
 
-    def _call(self, cmd: CallProvider) -> Generator[simpy.Event, Any, None]:
+    def _call(self, cmd: CallProvider, p: Payment | None) -> Generator[simpy.Event, Any, None]:
         runtime = self.runtimes.get(cmd.provider)
         if runtime is None:
             self._apply(cmd.payment_id, e.ProviderFailed(cmd.attempt, "no_client"))
             return
-        p = self.gateway.payment(cmd.payment_id)
+        p = p or self.gateway.payment(cmd.payment_id)
         start = float(self.env.now)
-        decision = yield from self._decide(runtime, self._request(p, cmd.idempotency_key))
+        decision = yield from self._decide(runtime, self._request(cmd.provider, p, cmd.idempotency_key))
         event = yield from self._answer(cmd.attempt, decision)
         self.calls.append((cmd.provider, start, float(self.env.now), type(event).__name__))
         self._apply(cmd.payment_id, event)
@@ -165,13 +170,13 @@ class SimShell:
             yield self.env.timeout(decision.latency)
         return client_event(decision, attempt)
 
-    def _inquire(self, cmd: InquireStatus) -> Generator[simpy.Event, Any, None]:
+    def _inquire(self, cmd: InquireStatus, p: Payment | None) -> Generator[simpy.Event, Any, None]:
         runtime = self.runtimes.get(cmd.provider)
         if runtime is None:
             return
         if cmd.provider_ref is None:  # replay the call with the same key
-            p = self.gateway.payment(cmd.payment_id)
-            decision = yield from self._decide(runtime, self._request(p, cmd.idempotency_key))
+            p = p or self.gateway.payment(cmd.payment_id)
+            decision = yield from self._decide(runtime, self._request(cmd.provider, p, cmd.idempotency_key))
             # a replay whose first answer is out comes back at once (the provider's cache),
             # and says what the first answer said, as the live client's inquiry reads it
             reply = client_event(decision, cmd.attempt)

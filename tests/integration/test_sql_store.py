@@ -503,6 +503,7 @@ def _until_blocked(store: SqlStore) -> None:
         for _ in range(1500):  # up to 30 s: a loaded 2-core machine may start the thread late
             if conn.execute(query).scalar():
                 return
+            conn.rollback()  # the activity view is a snapshot per transaction: take a new one
             time.sleep(0.02)
     raise AssertionError("no unit is waiting for the lock")
 

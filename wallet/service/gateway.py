@@ -176,6 +176,8 @@ class Gateway:
         def run(uow: UnitOfWork, w: _Work) -> Step:
             p = self._locked(uow, payment_id)
             due = sorted(t for t in p.timers if t[0] <= w.now)
+            if not due:  # already handled (a reply beat its call timer): nothing to write
+                return Step(p)
             p.timers = [t for t in p.timers if t[0] > w.now]
             for _, kind in due:
                 if kind.startswith(CALL_TIMER):
