@@ -88,7 +88,7 @@ def settlement_checks_of_ids(decisions: Iterable[Decision], txn_ids: Iterable[st
     paid: Counter[tuple[str, str]] = Counter()
     for d in decisions:
         if d.processed and settled(d) and d.final_at <= now:
-            (paid if d.operation == "payout" else paid_in)[(d.provider, _paid_for(d))] += 1
+            (paid if d.operation == "payout" else paid_in)[(d.provider, paid_for(d))] += 1
     credited: Counter[tuple[str, str]] = Counter()
     paid_out: set[str] = set()
     for tid in ids:
@@ -113,7 +113,7 @@ def settlement_checks_of_ids(decisions: Iterable[Decision], txn_ids: Iterable[st
     ]
 
 
-def _paid_for(d: Decision) -> str:
+def paid_for(d: Decision) -> str:
     """The payment a decision settles. A dialect that dedupes on the merchant reference has
     the attempt key there (``pay1-a2``; chainpay's key is ``store:pay1-a2``); credits name
     the payment."""

@@ -2,11 +2,11 @@
 signed webhooks, SQLite) with the same seed agrees, and the same checker judges both.
 
 Why the bound is what it is (docs/scenarios.md, "Live mode"): both runs roll the same
-keyed dice, so most deposits meet the same outcome in both; they part only where a
-provider's dice are keyed by something the two shells send differently (globex's
-``merchant_ref`` is the per-attempt key live, the payment id in the simulation) or
-where real time crosses a boundary (a client timeout). ``APPROVAL_BOUND`` allows six
-deposits in sixty to differ; the measured difference is three.
+keyed dice on the same references (each dialect's wire reference: globex's ``merchant_ref``
+is the attempt key in both), so deposits meet the same outcomes; they could part only where
+real time crosses a boundary the virtual clock does not (a reply landing at the client's
+timeout). ``APPROVAL_BOUND`` allows three deposits in sixty to differ; measured: none,
+approval 0.85 in both, also with both cores busy.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ pytestmark = pytest.mark.slow
 LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
 SMOKE = LIBRARY / "live_smoke.yaml"
 TIME_SCALE = 200.0  # the 45 virtual minutes take 13.5 s; a provider call has 150 ms real time
-APPROVAL_BOUND = 0.10  # |sim - live| approval after cascading, of 60 deposits
-REFERENCE_KEYED = "globex"  # its dice see the attempt key live, the payment id in sim
+APPROVAL_BOUND = 0.05  # |sim - live| approval after cascading, of 60 deposits
 
 
 def _payments(url: str) -> dict[str, Payment]:
@@ -77,21 +76,27 @@ def test_sim_and_live_agree_on_approval_and_anomalies(runs: tuple[RunResult, Run
     assert failing_anomalies(sim.anomalies) == {} and failing_anomalies(live.anomalies) == {}
 
 
-def test_outcomes_differ_only_where_the_dice_are_keyed_differently(
+def test_each_deposit_meets_the_same_outcome_in_both(
         runs: tuple[RunResult, RunResult, str]) -> None:
     sim, _, url = runs
     assert sim.shell is not None
     in_sim = {p.id: p for p in sim.shell.gateway.payments() if p.kind == DEPOSIT}
     live = _payments(url)
     differ = [pid for pid, p in in_sim.items()
-              if (p.credited > 0) != (live[pid].credited > 0)]
-    assert len(differ) <= APPROVAL_BOUND * len(in_sim)
-    for pid in differ:  # every difference has a provider whose dice the shells key apart
-        assert REFERENCE_KEYED in in_sim[pid].tried and REFERENCE_KEYED in live[pid].tried, pid
+              if (p.credited > 0) != (live[pid].credited > 0) or p.tried != live[pid].tried]
+    assert len(differ) <= APPROVAL_BOUND * len(in_sim), differ
+
+
+# Every acme notification sent twice, the copy 300 virtual seconds (1.5 s real) later: a copy
+# inside the same wall second carries the same signature and timestamp, which the wallet's
+# replay guard answers without processing, so only later copies reach the broken dedupe.
+LATE_COPIES = {"acme": {"approval_rate": 0.6, "webhooks": {
+    "duplicate_probability": 1.0, "duplicate_count": 1,
+    "duplicate_spread": {"kind": "fixed", "value": 300}}}}
 
 
 def test_a_broken_variant_is_caught_live(tmp_path: Path) -> None:
-    spec = load(SMOKE, duration_h=0.25, drain_h=0.1)
+    spec = load(SMOKE, duration_h=0.25, drain_h=0.1, providers={"overrides": LATE_COPIES})
     url = f"sqlite:///{tmp_path / 'wallet.sqlite3'}"
     upgrade(url)
     store = SqlStore(url)
@@ -103,7 +108,7 @@ def test_a_broken_variant_is_caught_live(tmp_path: Path) -> None:
     assert not result.passed
     failing = {c.name: c for c in result.checks if not c.passed}
     assert "no_credit_without_settlement" in failing, sorted(failing)
-    assert failing["no_credit_without_settlement"].violations
+    assert len(failing["no_credit_without_settlement"].violations) >= 5
 
 
 def test_a_variant_that_lives_in_virtual_time_is_refused_live() -> None:
