@@ -20,7 +20,6 @@ from sandbox.workload import History
 from wallet.domain.errors import DomainError
 from wallet.domain.idempotency import IdempotencyKey
 from wallet.domain.ledger import Transaction
-from wallet.domain.payments.commands import payment_of_key
 from wallet.domain.payments.journal import JournalEntry
 from wallet.domain.payments.states import State, allowed
 from wallet.service.wallet import Wallet
@@ -88,7 +87,7 @@ def settlement_checks_of_ids(decisions: Iterable[Decision], txn_ids: Iterable[st
     paid: Counter[tuple[str, str]] = Counter()
     for d in decisions:
         if d.processed and settled(d) and d.final_at <= now:
-            (paid if d.operation == "payout" else paid_in)[(d.provider, paid_for(d))] += 1
+            (paid if d.operation == "payout" else paid_in)[(d.provider, d.reference)] += 1
     credited: Counter[tuple[str, str]] = Counter()
     paid_out: set[str] = set()
     for tid in ids:
@@ -111,15 +110,6 @@ def settlement_checks_of_ids(decisions: Iterable[Decision], txn_ids: Iterable[st
         _check("payouts_match_provider", unpaid + invented,
                "a payout is booked paid exactly when the provider paid it"),
     ]
-
-
-def paid_for(d: Decision) -> str:
-    """The payment a decision settles. A dialect that dedupes on the merchant reference has
-    the attempt key there (``pay1-a2``; chainpay's key is ``store:pay1-a2``); credits name
-    the payment."""
-    if d.reference and d.idempotency_key.endswith(d.reference):
-        return payment_of_key(d.reference)
-    return d.reference
 
 
 def history_checks(wallet: Wallet, history: History, txn_ids: set[str],

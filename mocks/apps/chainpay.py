@@ -4,7 +4,9 @@ Invoices in fiat with a quoted crypto amount; statuses New / Processing /
 Settled / Expired / Invalid with exceptions; webhooks with ``BTCPay-Sig:
 sha256=<hex>`` over the body and a ``deliveryId`` per attempt (BTCPay has no
 timestamp in the signature: dedupe on the event id). There is no idempotency
-header: a repeated ``metadata.orderId`` replays the first invoice.
+header: a repeated ``metadata.orderId`` (unique per attempt) replays the first invoice; the
+optional ``metadata.paymentId`` names the merchant's payment across attempts and keys its
+dice.
 
     POST /api/v1/stores/{store_id}/invoices      Authorization: token <key>
     GET  /api/v1/stores/{store_id}/invoices/{id}
@@ -35,6 +37,13 @@ STATUS = {"invoice.payment_seen": "Processing", "invoice.confirmed": "Processing
 class Metadata(BaseModel):
     orderId: str = Field(min_length=1)
     buyerId: str = Field(min_length=1)
+    paymentId: str | None = Field(default=None, min_length=1)
+
+
+def metadata(d: Decision | None, reference: str) -> dict[str, str]:
+    """As the merchant sent it: the order id is the key without its store prefix."""
+    order = d.idempotency_key.partition(":")[2] if d else reference
+    return {"orderId": order, "paymentId": reference}
 
 
 class InvoiceIn(BaseModel):
@@ -49,7 +58,7 @@ def invoice(d: Decision, status: str, store_id: str) -> dict[str, Any]:
     asset = str(x.get("asset", ""))
     return {"id": d.provider_ref, "storeId": store_id, "status": status,
             "amount": format_minor(d.amount, d.currency), "currency": d.currency,
-            "metadata": {"orderId": d.reference},
+            "metadata": metadata(d, d.reference),
             "checkoutLink": f"https://chainpay.example/i/{d.provider_ref}",
             "expirationTime": x.get("expires_at"),
             "paymentMethods": [{"asset": asset, "rate": x.get("rate"),
@@ -68,7 +77,7 @@ def webhook(ctx: MockContext) -> Any:
             "deliveryId": f"dlv_{short_hash(ev.id, attempt)}", "eventId": ev.id,
             "isRedelivery": attempt > 0, "type": TYPE.get(ev.type, ev.type),
             "timestamp": int(ctx.clock.wall(ev.created_at)), "storeId": ctx.name,
-            "invoiceId": ev.provider_ref, "metadata": {"orderId": ev.reference},
+            "invoiceId": ev.provider_ref, "metadata": metadata(d, ev.reference),
             "sequence": ev.sequence, "afterExpiration": exception == "paid_late",
             "overPaid": exception == "paid_over", "partiallyPaid": exception == "paid_partial",
             "payment": {"asset": asset, "confirmations": ev.data.get("confirmations"),
@@ -85,8 +94,9 @@ def register(app: FastAPI, ctx: MockContext) -> None:
     async def create(request: Request, store_id: str, body: InvoiceIn) -> JSONResponse:
         require(request, "authorization", auth)
         currency = body.currency.upper()
-        req = PaymentRequest(body.metadata.orderId, f"{store_id}:{body.metadata.orderId}",
-                             body.metadata.buyerId, minor_units(body.amount, currency), currency,
+        meta = body.metadata
+        req = PaymentRequest(meta.paymentId or meta.orderId, f"{store_id}:{meta.orderId}",
+                             meta.buyerId, minor_units(body.amount, currency), currency,
                              "crypto", body.notificationUrl)
         decision = ctx.decide(req)
         return await render(ctx, decision, lambda d: JSONResponse(invoice(d, "New", store_id)))

@@ -2,8 +2,9 @@
 
 Form-encoded requests (``card[number]=...``), an API key header, amounts as
 decimal strings, upper-case statuses and ISO 8583-style reason codes, no
-idempotency header (it dedupes on ``merchant_ref``), and webhooks signed
-Stripe-style: ``X-Globex-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">``.
+idempotency header (it dedupes on ``merchant_ref``, unique per attempt; the optional
+``order_id`` names the merchant's payment across attempts and keys its dice), and webhooks
+signed Stripe-style: ``X-Globex-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">``.
 
     POST /api/charge              application/x-www-form-urlencoded
     GET  /api/transaction/{id}
@@ -47,7 +48,8 @@ def transaction(d: Decision, status: str) -> dict[str, Any]:
         code, message = ("00", "Approved") if status == "APPROVED" else ("", status.title())
     body: dict[str, Any] = {
         "result": {"code": status, "reason": code, "message": message},
-        "transaction": {"id": d.provider_ref, "merchant_ref": d.reference,
+        "transaction": {"id": d.provider_ref, "merchant_ref": d.idempotency_key,
+                        "order_id": d.reference,
                         "amount": format_minor(d.amount, d.currency), "currency": d.currency,
                         "card": {"masked": f"{d.extra.get('bin')}******{d.extra.get('last4')}"}}}
     if status == "PENDING_3DS":
@@ -65,7 +67,9 @@ def webhook(ctx: MockContext) -> Any:
         body = dumps({
             "notification": {"id": ev.id, "kind": "TRANSACTION_STATUS", "attempt": attempt + 1,
                              "sent_at": int(ctx.clock.wall(ctx.clock.now()))},
-            "transaction": {"id": ev.provider_ref, "merchant_ref": ev.reference,
+            "transaction": {"id": ev.provider_ref,
+                            "merchant_ref": d.idempotency_key if d else ev.reference,
+                            "order_id": ev.reference,
                             "status": EVENT_STATUS.get(ev.type, ev.type.upper()),
                             "reason": reason, "sequence": ev.sequence, "currency": currency,
                             "amount": format_minor(amount, currency)
@@ -86,7 +90,8 @@ def parse(raw: bytes, ctx: MockContext) -> PaymentRequest:
     currency = form["currency"].upper()
     card = tokenise(pan, ctx.secret, holder_name=form.get("card[holder]", ""),
                     funding=form.get("card[funding]", "debit"), issuer=form.get("card[issuer]", ""))
-    return PaymentRequest(form["merchant_ref"], form["merchant_ref"], form["customer_id"],
+    return PaymentRequest(form.get("order_id") or form["merchant_ref"], form["merchant_ref"],
+                          form["customer_id"],
                           minor_units(form["amount"], currency), currency, "card",
                           form.get("notify_url", ""), country=form.get("country", ""), card=card)
 

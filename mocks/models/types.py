@@ -29,15 +29,6 @@ FAULTS: Final = (TIMEOUT, HTTP_5XX, HTTP_429, RESET, EMPTY, MALFORMED)
 RESPONSE_LOST: Final = frozenset({TIMEOUT, RESET, EMPTY, MALFORMED})
 # The HTTP status a fault answers with (the others lose the response instead).
 FAULT_STATUS: Final = {HTTP_5XX: 503, HTTP_429: 429}
-# Dialects with no idempotency header dedupe on the merchant reference, so the client sends
-# the attempt key there (globex's ``merchant_ref``, chainpay's ``orderId``).
-KEY_AS_REFERENCE: Final = frozenset({"globex", "chainpay"})
-
-
-def wire_reference(provider: str, payment_id: str, key: str) -> str:
-    """The reference a provider sees for one attempt, and so the key of its payment dice:
-    the simulation must roll what the live dialect would (``provider`` may be ``chainpay-btc``)."""
-    return key if provider.split("-", 1)[0] in KEY_AS_REFERENCE else payment_id
 
 
 @dataclass(frozen=True, slots=True)

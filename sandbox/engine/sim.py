@@ -28,7 +28,6 @@ from mocks.models.types import (
     CardInfo,
     Decision,
     Planned,
-    wire_reference,
 )
 from mocks.models.types import PaymentRequest as MockRequest
 from wallet.adapters.providers.base import RETRY_STATUSES, backoff_s
@@ -123,10 +122,11 @@ class SimShell:
         yield self.env.timeout(max(cmd.at - self.env.now, 0.0))
         self.execute(self.gateway.fire(cmd.payment_id))
 
-    def _request(self, provider: str, p: Payment, key: str) -> MockRequest:
+    def _request(self, p: Payment, key: str) -> MockRequest:
+        """What every dialect client sends: the payment id as the reference (globex's
+        ``order_id``, chainpay's ``metadata.paymentId``), the attempt's key."""
         inst = self.instruments.get(p.id) or Instrument()
-        return MockRequest(wire_reference(provider, p.id, key), key, p.player_id, p.amount,
-                           p.currency, p.method, "sim",
+        return MockRequest(p.id, key, p.player_id, p.amount, p.currency, p.method, "sim",
                            "payout" if p.kind == PAYOUT else "deposit", p.country, inst.card)
 
     def _decide(self, runtime: ProviderRuntime, req: MockRequest) -> Generator[
@@ -156,7 +156,7 @@ class SimShell:
             return
         p = p or self.gateway.payment(cmd.payment_id)
         start = float(self.env.now)
-        decision = yield from self._decide(runtime, self._request(cmd.provider, p, cmd.idempotency_key))
+        decision = yield from self._decide(runtime, self._request(p, cmd.idempotency_key))
         event = yield from self._answer(cmd.attempt, decision)
         self.calls.append((cmd.provider, start, float(self.env.now), type(event).__name__))
         self._apply(cmd.payment_id, event)
@@ -176,7 +176,7 @@ class SimShell:
             return
         if cmd.provider_ref is None:  # replay the call with the same key
             p = p or self.gateway.payment(cmd.payment_id)
-            decision = yield from self._decide(runtime, self._request(cmd.provider, p, cmd.idempotency_key))
+            decision = yield from self._decide(runtime, self._request(p, cmd.idempotency_key))
             # a replay whose first answer is out comes back at once (the provider's cache),
             # and says what the first answer said, as the live client's inquiry reads it
             reply = client_event(decision, cmd.attempt)

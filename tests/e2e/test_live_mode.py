@@ -2,11 +2,11 @@
 signed webhooks, SQLite) with the same seed agrees, and the same checker judges both.
 
 Why the bound is what it is (docs/scenarios.md, "Live mode"): both runs roll the same
-keyed dice on the same references (each dialect's wire reference: globex's ``merchant_ref``
-is the attempt key in both), so deposits meet the same outcomes; they could part only where
-real time crosses a boundary the virtual clock does not (a reply landing at the client's
-timeout). ``APPROVAL_BOUND`` allows three deposits in sixty to differ; measured: none,
-approval 0.85 in both, also with both cores busy.
+keyed dice on the same payment ids (globex and chainpay, which dedupe on a per-attempt
+reference, get the payment id beside it), so deposits meet the same outcomes; they could
+part only where real time crosses a boundary the virtual clock does not (a reply landing at
+the client's timeout). ``APPROVAL_BOUND`` allows three deposits in sixty to differ;
+measured: none, approval 0.80 in both, also with both cores busy.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """chainpay (crypto, BTCPay-like invoices): ``Authorization: token``, fiat decimal amounts.
 No idempotency header: a repeated ``orderId`` replays the invoice, so the per-attempt key
-is sent as the order id. The reply carries the quote: asset amount due (minor units of the
+is sent as the order id, and the payment id as ``paymentId`` (the provider's view of one
+payment across attempts). The reply carries the quote: asset amount due (minor units of the
 asset) and the confirmations the store's speed policy requires."""
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class ChainpayClient(ProviderClient):
 
     def build(self, req: PaymentRequest) -> tuple[str, str, dict[str, Any]]:
         body = {"amount": format_minor(req.amount, req.currency), "currency": req.currency,
-                "metadata": {"orderId": req.idempotency_key, "buyerId": req.user_id},
+                "metadata": {"orderId": req.idempotency_key, "paymentId": req.payment_id,
+                             "buyerId": req.user_id},
                 "notificationUrl": req.callback_url}
         return "POST", f"/api/v1/stores/{self.store_id}/invoices", {"json": body}
 

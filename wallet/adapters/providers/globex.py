@@ -1,6 +1,7 @@
 """globex (card, legacy acquirer): form-encoded, ``X-Globex-Key``, decimal amounts,
 ISO 8583-style reason codes. No idempotency header: it dedupes on ``merchant_ref``, so the
-per-attempt idempotency key is sent AS the merchant reference."""
+per-attempt idempotency key is sent AS the merchant reference, and the payment id as
+``order_id`` (the provider's view of one payment across attempts)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ class GlobexClient(ProviderClient):
     def build(self, req: PaymentRequest) -> tuple[str, str, dict[str, Any]]:
         if req.card is None:
             raise ValueError("globex takes cards only")
-        form = {"merchant_ref": req.idempotency_key, "customer_id": req.user_id,
+        form = {"merchant_ref": req.idempotency_key, "order_id": req.payment_id,
+                "customer_id": req.user_id,
                 "amount": format_minor(req.amount, req.currency), "currency": req.currency,
                 "country": req.country, "card[number]": req.card.number,
                 "card[cvv]": req.card.cvc, "card[holder]": req.card.holder_name,
