@@ -375,6 +375,7 @@ def notebooks_cmd(
         else:
             console.print(f"{name}: {execute(FOLDER / name, grid=grid):.1f} s ({grid} grid)")
 
+
 def _mount_optional() -> None:
     """Sub-commands that live with their packages."""
     try:
