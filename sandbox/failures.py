@@ -16,6 +16,7 @@ from sandbox.checks import failing_anomalies
 from sandbox.engine.run import run_scenario
 from sandbox.scenario import load
 from sandbox.sweep import Executor, collect, run_many, scaled
+from sandbox.variants import CAUGHT_BY
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -24,17 +25,6 @@ LIBRARY = Path(__file__).resolve().parents[1] / "scenarios"
 # Scenarios whose webhooks misbehave, against the ordinary day.
 WEBHOOK_SCENARIOS: tuple[str, ...] = ("baseline", "duplicate_webhook_storm", "out_of_order_webhooks",
                                       "lost_webhooks_polling", "slow_psp_timeouts")
-# The scenario that exposes each broken variant and the check it fails (the same pairs
-# tests/e2e/test_scenarios.py asserts).
-EXPOSED_BY: dict[str, tuple[str, str]] = {
-    "no_webhook_dedupe": ("duplicate_webhook_storm", "no_credit_without_settlement"),
-    "credit_on_pending": ("lost_webhooks_polling", "no_credit_without_settlement"),
-    "late_failure_uncredits": ("out_of_order_webhooks", "settled_deposits_credited"),
-    "reorg_ignored": ("crypto_reorg", "no_credit_without_settlement"),
-    "retry_without_idempotency_key": ("slow_psp_timeouts", "settled_deposits_credited"),
-    "rollback_before_bet_ignored": ("rollback_before_bet", "no_bet_after_its_rollback"),
-    "non_atomic_withdrawal_hold": ("withdrawals_racing_bets", "no_forbidden_negative_balance"),
-}
 
 
 @dataclass(frozen=True)
@@ -76,11 +66,11 @@ def variant_catches(*, scale: float = 1.0, executor: Executor | None = None,
                     workers: int | None = None, progress: bool = True) -> pd.DataFrame:
     """One row per broken variant on the scenario that exposes it: whether the run failed,
     whether the expected check is among the failures, and the anomalies by kind."""
-    jobs = [Job(scenario, variant, scale) for variant, (scenario, _) in EXPOSED_BY.items()]
+    jobs = [Job(scenario, variant, scale) for variant, (scenario, _) in CAUGHT_BY.items()]
     runs = run_many(play, jobs, executor=executor, workers=workers, progress=progress)
     rows = []
     for r in runs:
-        check = EXPOSED_BY[r["variant"]][1]
+        check = CAUGHT_BY[r["variant"]][1]
         rows.append({"variant": r["variant"], "scenario": r["scenario"], "expected_check": check,
                      "caught": not r["passed"] and check in r["failed_checks"],
                      "failed_checks": ", ".join(r["failed_checks"]),

@@ -40,6 +40,17 @@ VARIANTS: dict[str, str] = {
     "rollback_before_bet_ignored": "a rollback for an unknown bet is acknowledged but not remembered",
     "non_atomic_withdrawal_hold": "the funds check and the hold are two steps, bets run in between",
 }
+# The library scenario that exposes each broken variant, and the check it fails there
+# (tests/e2e/test_scenarios.py proves every pair; the failure notebook plots them).
+CAUGHT_BY: dict[str, tuple[str, str]] = {
+    "no_webhook_dedupe": ("duplicate_webhook_storm", "no_credit_without_settlement"),
+    "credit_on_pending": ("lost_webhooks_polling", "no_credit_without_settlement"),
+    "late_failure_uncredits": ("out_of_order_webhooks", "settled_deposits_credited"),
+    "reorg_ignored": ("crypto_reorg", "no_credit_without_settlement"),
+    "retry_without_idempotency_key": ("slow_psp_timeouts", "settled_deposits_credited"),
+    "rollback_before_bet_ignored": ("rollback_before_bet", "no_bet_after_its_rollback"),
+    "non_atomic_withdrawal_hold": ("withdrawals_racing_bets", "no_forbidden_negative_balance"),
+}
 
 
 class _Variant(Gateway):

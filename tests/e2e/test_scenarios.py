@@ -13,20 +13,10 @@ from typer.testing import CliRunner
 from sandbox.cli import app
 from sandbox.engine.run import run_scenario
 from sandbox.scenario import load
-from sandbox.variants import VARIANTS
+from sandbox.variants import CAUGHT_BY, VARIANTS
 
 LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
 SCENARIOS = sorted(LIBRARY.glob("*.yaml"))
-# The scenario that exposes each broken variant (the check that fails is asserted below).
-CAUGHT_BY = {
-    "no_webhook_dedupe": ("duplicate_webhook_storm", "no_credit_without_settlement"),
-    "credit_on_pending": ("lost_webhooks_polling", "no_credit_without_settlement"),
-    "late_failure_uncredits": ("out_of_order_webhooks", "settled_deposits_credited"),
-    "reorg_ignored": ("crypto_reorg", "no_credit_without_settlement"),
-    "retry_without_idempotency_key": ("slow_psp_timeouts", "settled_deposits_credited"),
-    "rollback_before_bet_ignored": ("rollback_before_bet", "no_bet_after_its_rollback"),
-    "non_atomic_withdrawal_hold": ("withdrawals_racing_bets", "no_forbidden_negative_balance"),
-}
 
 
 def _run(path: str, variant: str = "reference") -> dict:
