@@ -51,11 +51,6 @@ class ScaledClock(Clock):
         self._t0 = time.monotonic() if at is None else at
         return self._t0
 
-    @property
-    def origin(self) -> float:
-        """The monotonic instant of model time zero."""
-        return self._t0
-
 
 class WallClock:
     """Real Unix time: what webhook signature freshness is checked against."""
