@@ -10,11 +10,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 from wallet.adapters.live_gateway import LiveGateway
-from wallet.api import errors
+from wallet.api import errors, hot_bets
 from wallet.api.auth import Authenticator
 from wallet.api.gateway_config import GatewayConfig
 from wallet.api.metrics import Metrics, ObservabilityMiddleware
@@ -22,6 +23,9 @@ from wallet.api.routes import system, v1
 from wallet.api.settings import Settings
 from wallet.service.unit_of_work import Store
 from wallet.service.wallet import Wallet
+
+if TYPE_CHECKING:
+    from wallet.adapters.sql.bets import AsyncFastBets
 
 log = logging.getLogger("wallet.api")
 MEMORY_URL = "memory://"
@@ -49,6 +53,15 @@ def build_store(settings: Settings) -> Store:
     return SqlStore(settings.database_url)
 
 
+def _hot_bets(wallet: Wallet) -> AsyncFastBets | None:
+    """The bet hot path's async pool, where the store has the one-statement bet (PostgreSQL)."""
+    if getattr(wallet.store, "fast_bets", None) is None:
+        return None
+    from wallet.adapters.sql.bets import AsyncFastBets
+
+    return AsyncFastBets(wallet.store.engine.url)  # type: ignore[attr-defined]
+
+
 def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None,
                gateway: LiveGateway | None = None) -> FastAPI:
     """``gateway``: a ready live gateway (tests point its clients at in-process mocks);
@@ -66,10 +79,16 @@ def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None
             "set WALLET_API_KEYS and WALLET_TOKEN_SECRET outside a sandbox"
         )
 
+    hot = _hot_bets(wallet) if settings.hot_bets else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweeper = asyncio.create_task(gateway.sweeper(settings.sweep_interval_s)) if gateway else None
+        if hot is not None:
+            await hot.open()
         yield
+        if hot is not None:
+            await hot.close()
         if sweeper is not None:
             sweeper.cancel()
         if gateway is not None:
@@ -97,6 +116,8 @@ def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None
     errors.install(app)
     app.include_router(system.router)
     app.include_router(v1)
+    if hot is not None:
+        hot_bets.install(app, hot)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     return app
 

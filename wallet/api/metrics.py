@@ -71,6 +71,13 @@ class Metrics:
             ["command", "outcome"],
             registry=own,
         )
+        self.hot_bets = Counter(
+            "wallet_hot_bets",
+            "Bets by what the hot path did: answered, or passed to the route (declined: the "
+            "unit of work's case; skipped: not a plain well-formed bet; error: the database failed)",
+            ["result"],
+            registry=own,
+        )
 
         self.provider_calls = Histogram(
             "gateway_provider_call_duration_seconds",

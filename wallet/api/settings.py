@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65_535)
     log_level: str = "info"
     gateway: bool = True  # serve /v1/gateway/* and /v1/webhooks/*
+    hot_bets: bool = True  # PostgreSQL: answer plain bets on the event loop (wallet.api.hot_bets)
     gateway_config: str | None = None  # YAML path; default: the local mocks (api/gateway.yaml)
     public_url: str | None = None  # where providers send webhooks; default: the config's
     sweep_interval_s: float = Field(default=1.0, gt=0)  # how often due payment timers fire
