@@ -87,7 +87,7 @@ def bet_answer(params: dict[str, Any], row: Row) -> dict[str, Any]:
             "transaction_id": params["txn"]}
 
 
-def _declined(exc: Exception) -> str | None:
+def _sqlstate(exc: Exception) -> str | None:
     """The SQLSTATE of a call the database refused (rolled back, nothing written: the unit
     of work answers), or None for the connection's own failure (do not reuse it)."""
     state = getattr(exc, "sqlstate", None) or None
@@ -125,7 +125,7 @@ class FastBets:
                 if not dbapi.closed:
                     dbapi.autocommit = False
         except Exception as exc:
-            state = _declined(exc)
+            state = _sqlstate(exc)
             if state is None:  # do not hand a failed connection back to the pool
                 raw.invalidate(exc)
                 raise
@@ -169,7 +169,7 @@ class AsyncFastBets:
                 await cur.execute(_SQL, params)
                 row = await cur.fetchone()
         except Exception as exc:
-            state = _declined(exc)
+            state = _sqlstate(exc)
             if state is None:
                 raise
             self.available = state != _UNDEFINED_FUNCTION
