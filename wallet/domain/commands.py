@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from wallet.domain.errors import InvalidInput
@@ -44,7 +45,19 @@ class Command:
         return type(self).__name__
 
     def payload(self) -> dict[str, Any]:
-        return asdict(self)
+        """``asdict(self)``, without its recursive deep copy when every field is a plain
+        scalar, as in almost every command: the payload is built for each audit entry
+        and idempotency fingerprint."""
+        values = {name: getattr(self, name) for name in _field_names(type(self))}
+        return values if all(type(v) in _SCALARS for v in values.values()) else asdict(self)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+@cache
+def _field_names(cls: type[Command]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True)
