@@ -117,7 +117,7 @@ def scenarios(
     variants: Annotated[bool, typer.Option("--variants", help="List the broken wallet variants instead.")
                         ] = False,
 ) -> None:
-    """List the scenario library, one line each (or the broken wallet variants)."""
+    """List the scenario library and its subfolders, one line each (or the broken wallet variants)."""
     from sandbox.scenario import ScenarioError, load
     from sandbox.variants import VARIANTS
 
@@ -125,13 +125,15 @@ def scenarios(
         for name, what in VARIANTS.items():
             typer.echo(f"{name:32} {what}")
         return
-    for path in sorted(folder.glob("*.yaml")):
+    # the library first, then its subfolders (routing/ holds the routing-comparison days)
+    for path in sorted(folder.rglob("*.yaml"), key=lambda p: (len(p.relative_to(folder).parts), p)):
+        name = path.relative_to(folder).with_suffix("").as_posix()
         try:
             spec = load(path)
         except ScenarioError as err:
-            console.print(f"[red]{path.name}[/] {err}")
+            console.print(f"[red]{name}[/] {err}")
             continue
-        typer.echo(f"{path.stem:28} {spec.purpose}")
+        typer.echo(f"{name:28} {spec.purpose}")
 
 
 @app.command()

@@ -102,4 +102,7 @@ def test_cli_contract_exit_codes_and_results_json(tmp_path):
                                   "--out", str(tmp_path / "used")])
     assert refused.exit_code == 2 and "--db" in refused.output
     listed = runner.invoke(app, ["scenarios", "--folder", str(LIBRARY)])
-    assert listed.exit_code == 0 and len(listed.output.strip().splitlines()) == len(SCENARIOS)
+    lines = listed.output.strip().splitlines()
+    assert listed.exit_code == 0 and len(lines) == len(list(LIBRARY.rglob("*.yaml")))
+    assert [ln.split()[0] for ln in lines[: len(SCENARIOS)]] == [p.stem for p in SCENARIOS]
+    assert any(ln.startswith("routing/drift_and_drop ") for ln in lines)
