@@ -29,6 +29,7 @@ from wallet.service.wallet import Wallet
 
 pytestmark = pytest.mark.postgres
 GAME = {"X-API-Key": HUB88}
+BODY = b'{"player": "p1", "transaction_uuid": "b1", "round": "r", "amount": 300, "currency": "EUR"}'
 
 
 @pytest.fixture
@@ -106,6 +107,8 @@ def test_the_same_bets_leave_the_same_answers_audit_and_records_with_and_without
         ("negative amount", "skipped", 422, "invalid_request"),
         ("unknown field", "skipped", 422, "invalid_request"),
         ("not JSON", "skipped", 422, "invalid_request"),
+        ("JSON sent as text/plain", "skipped", 422, "invalid_request"),
+        ("no content type", "skipped", 422, "invalid_request"),
         ("too little cash", "declined", 409, "insufficient_funds"),
         ("locked player", "declined", 409, "player_locked"),
     ],
@@ -120,9 +123,12 @@ def test_what_the_hot_path_does_not_answer_the_route_refuses_writing_nothing(
         before = api.snapshot()
         headers = {"unknown key": {"X-API-Key": "no-such-key-0123456789"},
                    "operator key": {"X-API-Key": OPERATOR}}.get(case, {})
-        if case == "not JSON":
-            r = api.client.post("/v1/game/bet", content=b"{not json", headers={**GAME, "content-type":
-                                                                              "application/json"})
+        raw = {"not JSON": (b"{not json", "application/json"),
+               "JSON sent as text/plain": (BODY, "text/plain"), "no content type": (BODY, None)}
+        if case in raw:
+            content, kind = raw[case]
+            r = api.client.post("/v1/game/bet", content=content,
+                                headers={**GAME, **({"content-type": kind} if kind else {})})
         else:
             extra = {"unknown field": {"tip": 1}}.get(case, {})
             amount = {"negative amount": -5, "too little cash": 1_001}.get(case, 300)

@@ -9,7 +9,8 @@ async pool (``AsyncFastBets``). It answers only when all of that succeeds. Anyth
 else goes to the FastAPI route untouched, the body replayed, and is answered there
 exactly as before, so errors, replays and refusals keep one home:
 
-* not a plain well-formed bet (no ``Content-Length``, a bad key or body): ``skipped``;
+* not a plain well-formed bet (no ``Content-Length`` or JSON content type, a bad key or
+  body): ``skipped``;
 * a bet the function leaves to the unit of work (a replay, a bonus, too little cash):
   ``declined``, and the route goes straight to the unit of work;
 * the database failed: ``error``. Nothing was written, or the bet committed and the
@@ -53,8 +54,10 @@ class HotBets:
                 and self.bets.available):
             await self.app(scope, receive, send)
             return
-        if not any(k == b"content-length" for k, _ in scope["headers"]):
-            # a streamed body may outgrow the size limit mid-read: the route handles that
+        headers = dict(scope["headers"])
+        if b"content-length" not in headers or not _json(headers.get(b"content-type", b"")):
+            # a streamed body may outgrow the size limit mid-read, and FastAPI refuses a body
+            # that is not declared JSON: the route answers both
             self.metrics.hot_bets.labels("skipped").inc()
             await self.app(scope, receive, send)
             return
@@ -103,6 +106,12 @@ class HotBets:
         out = game_answer(bet.player, result["balance"], bet.request_uuid, bet.transaction_uuid,
                           result["transaction_id"])
         return "answered", json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _json(content_type: bytes) -> bool:
+    """FastAPI's rule for a JSON body: ``application/json`` or ``application/*+json``."""
+    kind = content_type.split(b";", 1)[0].strip().lower()
+    return kind == b"application/json" or (kind.startswith(b"application/") and kind.endswith(b"+json"))
 
 
 def _credential(headers: list[tuple[bytes, bytes]]) -> str | None:
