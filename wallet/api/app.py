@@ -2,6 +2,8 @@
 
 Routes are sync functions: the service layer is sync, and FastAPI runs them in
 its threadpool, so a slow database call blocks one worker thread, not the loop.
+On PostgreSQL plain game bets are taken before the routes, on the loop itself,
+through an async pool (``hot_bets.py``); the rest reaches the routes.
 """
 
 from __future__ import annotations
