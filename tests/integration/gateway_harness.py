@@ -178,18 +178,19 @@ class Stack:
         assert self.wallet.verify_audit() == []
 
 
-async def _backoff(seconds: float) -> None:
-    """The provider clients' retry backoff, run on the mocks' time scale."""
-    await asyncio.sleep(seconds / TIME_SCALE)
-
-
 @contextlib.contextmanager
 def stack(store: Store, pf: ProfileFile, *, policy: Policy = FAST, strategy: str = "static",
-          timeout_s: float = 5.0, players: tuple[str, ...] = ("p1",)) -> Iterator[Stack]:
+          timeout_s: float = 5.0, players: tuple[str, ...] = ("p1",),
+          time_scale: float = TIME_SCALE) -> Iterator[Stack]:
     wallet = Wallet(store)
     for pid in players:
         wallet.execute(OpenPlayer(pid, "EUR"))
-    with serve(build_root(pf, time_scale=TIME_SCALE)) as mocks_url:
+
+    async def backoff(seconds: float) -> None:
+        """The provider clients' retry backoff, run on the mocks' time scale."""
+        await asyncio.sleep(seconds / time_scale)
+
+    with serve(build_root(pf, time_scale=time_scale)) as mocks_url:
         config = GatewayConfig.load()
         providers = {name: {**p.model_dump(), "base_url": f"{mocks_url}/{name}",
                             "timeout_s": timeout_s}
@@ -198,7 +199,7 @@ def stack(store: Store, pf: ProfileFile, *, policy: Policy = FAST, strategy: str
                                                "routing": {"strategy": strategy}})
         live = config.build(wallet, policy=policy)
         for client in live.clients.values():
-            client._sleep = _backoff
+            client._sleep = backoff
         app = create_app(Settings(database_url="memory://", sweep_interval_s=0.05),
                          wallet=wallet, gateway=live)
         with serve(app) as wallet_url:

@@ -27,6 +27,7 @@ from tests.integration.gateway_harness import (
     stack,
 )
 from wallet.adapters.memory import MemoryStore
+from wallet.domain.payments.model import Policy
 
 APPROVE = {"kind": "card", "approval_rate": 1.0, "three_ds": {"challenge_probability": 0}}
 DECLINE = {"kind": "card", "approval_rate": 0.0, "three_ds": {"challenge_probability": 0}}
@@ -486,13 +487,19 @@ def chain(**over: Any) -> dict[str, Any]:
 
 
 CRYPTO = {"method": "crypto", "card": None}
+# Tests that assert the order webhooks arrive in: at the default scale the chain's events
+# are 17 ms of wall time apart, less than a delivery can take on a loaded machine, so two
+# concurrent deliveries could swap. At 100x they are 170 ms apart, the invoice's whole life
+# takes under 2 s, and the polls come after it.
+ORDERED = {"time_scale": 100.0, "policy": Policy(poll_delays=(3.0, 5.0), deadline_s=(),
+                                                 default_deadline_s=20.0)}
 DUE = 50_000  # satoshi for EUR 30.00 at 60 000 EUR/BTC
 
 
 @pytest.mark.parametrize("after", ["invoice.reorged", "invoice.invalid"])
 def test_crypto_credited_after_confirmations_then_reversed_by_a_reorg(mem, after):
     pf = profile(chainpay_btc=chain())
-    with stack(mem, pf) as s:
+    with stack(mem, pf, **ORDERED) as s:
         r = s.deposit("c-1", 3000, **CRYPTO)
         assert r.status_code == 201 and r.json()["state"] == "pending", r.text
         s.wait_state("c-1", "succeeded", timeout=5)
@@ -530,7 +537,7 @@ def test_crypto_paid_amount_exceptions_are_credited_as_received_and_flagged(mem,
     over = {"underpaid": {"underpay_probability": 1.0}, "overpaid": {"overpay_probability": 1.0},
             "paid_late": {"late_probability": 1.0}}[case]
     pf = profile(chainpay_btc=chain(**over))
-    with stack(mem, pf) as s:
+    with stack(mem, pf, **ORDERED) as s:
         assert s.deposit("c-1", 3000, **CRYPTO).json()["state"] == "pending"
         s.wait_state("c-1", "succeeded", timeout=5)
         s.quiet("chainpay-btc")
