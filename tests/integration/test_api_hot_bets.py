@@ -45,8 +45,11 @@ def hot_api(store: SqlStore, *, hot: bool = True) -> Any:
 
 
 def hot_count(api: Api, result: str) -> float:
-    text = api.client.get("/metrics").text
-    found = re.search(rf'^wallet_hot_bets_total{{result="{result}"}} (\S+)$', text, re.M)
+    return hot_in(api.client.get("/metrics").text, result)
+
+
+def hot_in(metrics: str, result: str) -> float:
+    found = re.search(rf'^wallet_hot_bets_total{{result="{result}"}} (\S+)$', metrics, re.M)
     return float(found.group(1)) if found else 0.0
 
 
@@ -204,5 +207,4 @@ def test_concurrent_bets_race_for_the_last_cash_under_uvicorn(store: SqlStore) -
     assert wallet.balance("p1", "EUR")["available"] == 0
     assert wallet.ledger_violations() == []
     assert wallet.verify_audit() == []
-    answered = re.search(r'^wallet_hot_bets_total{result="answered"} (\S+)$', metrics, re.M)
-    assert answered and float(answered.group(1)) >= 1  # the race did go through the hot path
+    assert hot_in(metrics, "answered") >= 1  # the race did go through the hot path

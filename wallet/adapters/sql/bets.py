@@ -87,19 +87,25 @@ def bet_answer(params: dict[str, Any], row: Row) -> dict[str, Any]:
             "transaction_id": params["txn"]}
 
 
-def _sqlstate(exc: Exception) -> str | None:
-    """The SQLSTATE of a call the database refused (rolled back, nothing written: the unit
-    of work answers), or None for the connection's own failure (do not reuse it)."""
-    state = getattr(exc, "sqlstate", None) or None
-    if state == _UNDEFINED_FUNCTION:
-        log.warning("wallet_place_bet is missing (migration 0003 not applied): bets use the unit of work")
-    elif state and not state.startswith(_FALL_BACK_CLASSES):  # e.g. an amount beyond BIGINT (22003)
-        log.warning("wallet_place_bet failed (%s: %s): the unit of work takes the bet",
-                    state, str(exc).strip())
-    return state
+class _OneStatementBets:
+    available: bool
+
+    def _refused(self, exc: Exception) -> bool:
+        """True: the database refused the call and rolled it back, nothing written (the unit
+        of work answers; a missing function turns this path off for good). False: the
+        connection itself failed (do not reuse it)."""
+        state = getattr(exc, "sqlstate", None) or None
+        if state == _UNDEFINED_FUNCTION:
+            log.warning("wallet_place_bet is missing (migration 0003 not applied): bets use the "
+                        "unit of work")
+            self.available = False
+        elif state and not state.startswith(_FALL_BACK_CLASSES):  # e.g. beyond BIGINT (22003)
+            log.warning("wallet_place_bet failed (%s: %s): the unit of work takes the bet",
+                        state, str(exc).strip())
+        return state is not None
 
 
-class FastBets:
+class FastBets(_OneStatementBets):
     """One-statement bets on a PostgreSQL ``SqlStore``'s pool; off once the function is
     found missing."""
 
@@ -125,18 +131,16 @@ class FastBets:
                 if not dbapi.closed:
                     dbapi.autocommit = False
         except Exception as exc:
-            state = _sqlstate(exc)
-            if state is None:  # do not hand a failed connection back to the pool
+            if not self._refused(exc):  # do not hand a failed connection back to the pool
                 raw.invalidate(exc)
                 raise
-            self.available = state != _UNDEFINED_FUNCTION
             return None
         finally:
             raw.close()
         return None if row is None else bet_answer(params, row)
 
 
-class AsyncFastBets:
+class AsyncFastBets(_OneStatementBets):
     """The same call on a psycopg ``AsyncConnectionPool`` (autocommit connections), for a
     server that takes bets on its event loop. Opened and closed with the server."""
 
@@ -169,9 +173,7 @@ class AsyncFastBets:
                 await cur.execute(_SQL, params)
                 row = await cur.fetchone()
         except Exception as exc:
-            state = _sqlstate(exc)
-            if state is None:
+            if not self._refused(exc):
                 raise
-            self.available = state != _UNDEFINED_FUNCTION
             return None
         return None if row is None else bet_answer(params, row)
