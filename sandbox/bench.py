@@ -13,9 +13,12 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +29,8 @@ from wallet.domain import commands as c
 from wallet.domain.idempotency import IdempotencyKey
 from wallet.service.clock import SystemClock
 from wallet.service.wallet import Wallet
+
+_ROOT = Path(__file__).resolve().parents[1]  # loadtests/ lives beside the packages
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class Figure:
         if self.generator_cpu is not None:
             lat += f"  (load generator used {self.generator_cpu:.2f} cores"
             lat += ")" if self.server_cpu is None else f", the server {self.server_cpu:.2f})"
-        return f"{self.name:<34} {self.per_second:>9,.0f}/s{lat}"
+        return f"{self.name:<54} {self.per_second:>9,.0f}/s{lat}"
 
 
 def _libpq_env(url: str) -> dict[str, str]:
@@ -148,109 +153,102 @@ def _seed_players(db: str, players: int) -> None:
     store.close()
 
 
-def http_bets(url: str, *, seconds: int, users: int, workers: int = 2, players: int = 1_000) -> Figure:
-    """Bets over HTTP: uvicorn (httptools + uvloop) with ``workers`` processes, driven by
-    a headless Locust run of ``loadtests/bench_bets.py`` (``FastHttpUser``); the generator
-    shares the machine, so the cores it and the server used are reported with the figure."""
-    import csv
-    import sys
+def http_bets(url: str, *, seconds: int, users: int, workers: int = 2, players: int = 1_000,
+              locust: bool = True) -> list[Figure]:
+    """Bets over HTTP: uvicorn (httptools + uvloop) with ``workers`` processes, driven by a
+    headless Locust run of ``loadtests/bench_bets.py`` (``FastHttpUser``, as QA runs it), then
+    by the lean client of ``sandbox.http_load`` (as pgbench drives PostgreSQL). The
+    generators share the machine, so the cores they and the server used come with each figure."""
     import tempfile
-    from pathlib import Path
 
+    with scratch_database(url, "sandbox_bench_http") as db, tempfile.TemporaryDirectory() as tmp:
+        _seed_players(db, players)
+        env = {**os.environ, "WALLET_DATABASE_URL": db, "WALLET_MIGRATE": "false",
+               "BENCH_PLAYERS": str(players)}
+        with _wallet_server(env, workers) as (port, serving):
+            figures = [_locust_bets(port, serving, env, f"{tmp}/run", seconds=seconds, users=users,
+                                    workers=workers)] if locust else []
+            figures.append(_lean_bets(port, serving, players, seconds=seconds, users=users, workers=workers))
+    return figures
+
+
+def _lean_bets(port: int, serving: list[Any], players: int, *, seconds: int, users: int,
+               workers: int) -> Figure:
+    from sandbox import http_load
+
+    requests = http_load.bet_requests(players, os.environ.get("BENCH_API_KEY", "dev-hub88-key-INSECURE"))
+    served, used = _cpu(serving), time.process_time()
+    load = http_load.run("127.0.0.1", port, requests, users=users, seconds=seconds)
+    used, served = time.process_time() - used, _cpu(serving) - served
+    lat = sorted(load.latencies_ms)
+    return Figure(
+        _http_name("lean client", workers, users, load.failures), load.per_second, statistics.median(lat),
+        nearest_rank(lat, 0.99), generator_cpu=used / load.seconds, server_cpu=served / load.seconds,
+    )
+
+
+def _http_name(client: str, workers: int, users: int, failures: int) -> str:
+    name = f"wallet bets, HTTP, {client} ({workers} workers, {users} clients)"
+    return f"{name} [{failures} FAILED]" if failures else name
+
+
+@contextlib.contextmanager
+def _wallet_server(env: dict[str, str], workers: int) -> Iterator[tuple[int, list[Any]]]:
+    """The wallet under uvicorn on a free port: the port and its processes, once healthy."""
     import httpx
     import psutil
 
-    root = Path(__file__).resolve().parents[1]
-    bin_dir = Path(sys.executable).parent
-    with scratch_database(url, "sandbox_bench_http") as db, tempfile.TemporaryDirectory() as tmp:
-        _seed_players(db, players)
-        port = _free_port()
-        env = {
-            **os.environ,
-            "WALLET_DATABASE_URL": db,
-            "WALLET_MIGRATE": "false",
-            "BENCH_PLAYERS": str(players),
-        }
-        server = subprocess.Popen(
-            [
-                str(bin_dir / "uvicorn"),
-                "--factory",
-                "wallet.api.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            cwd=root,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the wallet server did not start")
-                time.sleep(0.2)
-            locust = subprocess.Popen(
-                [
-                    str(bin_dir / "locust"),
-                    "-f",
-                    str(root / "loadtests" / "bench_bets.py"),
-                    "--headless",
-                    "-u",
-                    str(users),
-                    "-r",
-                    str(users),
-                    "-t",
-                    f"{seconds}s",
-                    "--host",
-                    f"http://127.0.0.1:{port}",
-                    "--csv",
-                    f"{tmp}/run",
-                    "--only-summary",
-                    "--loglevel",
-                    "WARNING",
-                ],
-                env=env,
-                cwd=root,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            gen = psutil.Process(locust.pid)
-            serving = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
-            served = _cpu(serving)
-            cpu = 0.0
-            while locust.poll() is None:
-                with contextlib.suppress(psutil.Error):
-                    t = gen.cpu_times()
-                    cpu = t.user + t.system
-                time.sleep(0.5)
-            served = _cpu(serving) - served
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        with open(f"{tmp}/run_stats.csv") as f:
-            row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
-    failures = int(row["Failure Count"])
-    name = f"wallet bets, HTTP ({workers} workers, {users} users)"
-    if failures:
-        name += f" [{failures} FAILED]"
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "uvicorn"), "--factory", "wallet.api.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--loop", "uvloop",
+         "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+        env=env, cwd=_ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the wallet server did not start")
+            time.sleep(0.2)
+        yield port, [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _locust_bets(port: int, serving: list[Any], env: dict[str, str], csv_prefix: str, *, seconds: int,
+                 users: int, workers: int) -> Figure:
+    import csv
+
+    import psutil
+
+    locust = subprocess.Popen(
+        [str(Path(sys.executable).parent / "locust"), "-f", str(_ROOT / "loadtests" / "bench_bets.py"),
+         "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
+         "--host", f"http://127.0.0.1:{port}", "--csv", csv_prefix, "--only-summary",
+         "--loglevel", "WARNING"],
+        env=env, cwd=_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    gen = psutil.Process(locust.pid)
+    served = _cpu(serving)
+    cpu = 0.0
+    while locust.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            t = gen.cpu_times()
+            cpu = t.user + t.system
+        time.sleep(0.5)
+    served = _cpu(serving) - served
+    with open(f"{csv_prefix}_stats.csv") as f:
+        row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
     return Figure(
-        name, float(row["Requests/s"]), float(row["50%"]), float(row["99%"]), generator_cpu=cpu / seconds,
-        server_cpu=served / seconds,
+        _http_name("Locust", workers, users, int(row["Failure Count"])), float(row["Requests/s"]),
+        float(row["50%"]), float(row["99%"]), generator_cpu=cpu / seconds, server_cpu=served / seconds,
     )
 
 

@@ -258,10 +258,12 @@ def bench(
     seconds: Annotated[int, typer.Option(min=3, help="Length of each measurement.")] = 15,
     threads: Annotated[int, typer.Option(min=1, help="Service-layer threads (and pgbench clients).")] = 8,
     users: Annotated[int, typer.Option(
-        min=1, help="Locust users for the HTTP run; pgbench runs again at this concurrency if it "
-        "differs from --threads.")] = 8,
+        min=1, help="Concurrent HTTP clients (connections, Locust users); pgbench runs again at "
+        "this concurrency if it differs from --threads.")] = 8,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 2,
-    http: Annotated[bool, typer.Option(help="Include the HTTP run.")] = True,
+    http: Annotated[bool, typer.Option(help="Include the HTTP runs.")] = True,
+    locust: Annotated[bool, typer.Option(
+        help="Drive the HTTP run with Locust too, as QA runs it, not only with the lean client.")] = True,
     unit_of_work: Annotated[bool, typer.Option(
         help="Also measure bets through the unit of work alone (no one-statement bet).")] = False,
 ) -> None:
@@ -273,21 +275,23 @@ def bench(
                                  param_hint="--db")
     console.print(f"measuring {seconds}s each on {db.split('@')[-1]} ...")
     base = pgbench_tps(db, seconds=seconds, clients=threads)
-    console.print(base.line())
+    console.print(base.line(), soft_wrap=True)
     figures = [(service_bets(db, seconds=seconds, threads=threads), base)]
     if unit_of_work:
         figures.append((service_bets(db, seconds=seconds, threads=threads, fast=False), base))
     for f, _ in figures:
-        console.print(f.line())
+        console.print(f.line(), soft_wrap=True)
     if http:
         http_base = base
         if users != threads:  # compare like with like: the same number of clients
             http_base = pgbench_tps(db, seconds=seconds, clients=users)
-            console.print(http_base.line())
-        figures.append((http_bets(db, seconds=seconds, users=users, workers=workers), http_base))
-        console.print(figures[-1][0].line())
+            console.print(http_base.line(), soft_wrap=True)
+        for f in http_bets(db, seconds=seconds, users=users, workers=workers, locust=locust):
+            figures.append((f, http_base))
+            console.print(f.line(), soft_wrap=True)
     for f, b in figures:
-        console.print(f"ratio {f.name} / {b.name}: [bold]{f.per_second / b.per_second:.2f}[/]")
+        console.print(f"ratio {f.name} / {b.name}: [bold]{f.per_second / b.per_second:.2f}[/]",
+                      soft_wrap=True)
 
 
 @app.command("bench-sim")

@@ -190,3 +190,35 @@ def test_threads_mixing_both_paths_keep_balances_keys_and_chains_exact(wallet: W
     for pid in ("p1", "p2"):
         assert wallet.balance(pid, "EUR")["available"] == 10_000 - 130 * (10_000 // 130)
     intact(wallet)
+
+
+def test_plans_its_statements_once_per_connection_not_per_bet(wallet: Wallet) -> None:
+    """Migration 0004: the balances read (``a.id = ANY (p_accounts)``) runs on the cached
+    generic plan, not a custom plan made for each call's account ids. auto_explain shows
+    which: a custom plan carries the call's ids as a literal array."""
+    import psycopg
+
+    from wallet.adapters.sql.bets import _SQL, bet_params
+
+    store = wallet.store
+    assert isinstance(store, SqlStore)
+    url = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    plans: list[str] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            conn.execute("LOAD 'auto_explain'")
+        except psycopg.errors.InsufficientPrivilege:
+            pytest.skip("auto_explain needs a superuser connection")
+        for setting in ("auto_explain.log_min_duration = 0", "auto_explain.log_nested_statements = on",
+                        "client_min_messages = log"):
+            conn.execute(f"SET {setting}")
+        conn.add_notice_handler(lambda diag: plans.append(diag.message_primary or ""))
+        for i in range(8):  # past the plan cache's five custom plans
+            cmd = bet(f"plan-{i}")
+            params = bet_params(cmd, idempotency=key(cmd.transaction_id), actor="key:hub88",
+                                request_id=None, now=wallet.clock.now())
+            assert conn.execute(_SQL, params).fetchone() is not None
+            reads = [p for p in plans if "FROM accounts a WHERE a.id = ANY (p_accounts)" in p]
+            assert len(reads) == i + 1
+            assert "{player_cash:p1:EUR" not in reads[-1], f"bet {i} was planned for its own ids"
+    intact(wallet)
