@@ -215,7 +215,7 @@ def test_concurrent_copies_of_one_signed_webhook_credit_once(store):
 
 def test_reordered_webhooks_never_uncredit(mem):
     """Every acme plan is reordered: 'succeeded' first, then the superseded attempt's
-    'failed' and the older 'processing'. The credit stands; both are flagged."""
+    'failed' and the older 'processing'. The credit stands; both are reported as stale."""
     pf = profile(acme={**APPROVE, "webhooks": {"reorder_probability": 1.0,
                                                "duplicate_spread": fixed(100)}})
     with stack(mem, pf) as s:
@@ -227,11 +227,10 @@ def test_reordered_webhooks_never_uncredit(mem):
         assert {j["detail"]["type"] for j in hooks[1:]} == {"payment.failed",
                                                             "payment.processing"}  # ... then
         assert all(j["state_to"] == "succeeded" for j in hooks)
-        assert sorted(anomalies(journal)) == ["conflicting_outcome", "stale_event"]
+        assert sorted(anomalies(journal)) == ["stale_event", "stale_event"]
         [failed] = entries(journal, "WebhookReceived", "payment.failed")
         assert failed["detail"]["data"]["superseded"] is True
-        assert failed["anomalies"] == [
-            ["conflicting_outcome", "stale payment.failed (do_not_honor) after settlement"]]
+        assert failed["anomalies"] == [["stale_event", "stale payment.failed (do_not_honor) in succeeded"]]
         assert failed["commands"] == ["FlagAnomaly"]
         [processing] = entries(journal, "WebhookReceived", "payment.processing")
         assert processing["anomalies"] == [["stale_event", "payment.processing in succeeded"]]

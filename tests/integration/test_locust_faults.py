@@ -17,9 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
-from mocks.cli import DEFAULT_PROFILE
 from sandbox.live_check import check_live, failures, passed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,18 +54,6 @@ def start_wallet(db: str, port: int, config: Path, log: Path) -> subprocess.Pope
     return proc
 
 
-def in_order_profile(folder: Path) -> Path:
-    """The default profile without its 1 % of reordered card webhooks. A reordered card
-    payment may deliver a superseded failure after its success, which the gateway flags
-    ``conflicting_outcome`` for a human: a fact of the profile, not of these faults, and
-    it would fail the run at random (the out-of-order scenario covers it)."""
-    data = yaml.safe_load(DEFAULT_PROFILE.read_text())
-    data["defaults"]["webhooks"]["reorder_probability"] = 0.0
-    path = folder / "in_order.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
 def test_faults_and_a_wallet_kill_lose_nothing_acknowledged(tmp_path):
     mocks_port, wallet_port = free_port(), free_port()
     mocks_url, wallet_url = f"http://127.0.0.1:{mocks_port}", f"http://127.0.0.1:{wallet_port}"
@@ -78,8 +64,8 @@ def test_faults_and_a_wallet_kill_lose_nothing_acknowledged(tmp_path):
     db = f"sqlite:///{tmp_path / 'wallet.sqlite3'}"
     acks, log = tmp_path / "acks.txt", tmp_path / "servers.log"
     mocks = subprocess.Popen(
-        [str(BIN / "sandbox"), "mocks", "serve", "--port", str(mocks_port), "--profile",
-         str(in_order_profile(tmp_path)), "--time-scale", str(TIME_SCALE)],
+        [str(BIN / "sandbox"), "mocks", "serve", "--port", str(mocks_port), "--time-scale",
+         str(TIME_SCALE)],
         stdout=log.open("ab"), stderr=subprocess.STDOUT)
     wallet = None
     try:

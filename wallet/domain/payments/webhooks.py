@@ -3,8 +3,11 @@ same rules as the synchronous path.
 
 A webhook can arrive before the API reply, twice, or after a newer one. Duplicates
 (same event id) change nothing. An event older than one already applied (lower
-``sequence``, or marked superseded) is stale: reported, not applied. Dispatch is
-a dict on the canonical type.
+``sequence``, or marked superseded) is stale: reported as ``stale_event``, not applied,
+even when it is a failure arriving after the credit, since the provider itself says
+it is old news. A failure the provider still stands by after settlement (the credited
+attempt's own refusal) is a ``conflicting_outcome`` for a human. Dispatch is a dict
+on the canonical type.
 """
 
 from __future__ import annotations
@@ -67,11 +70,8 @@ def _succeeded(p: Payment, ev: e.WebhookReceived, attempt: int, stale: bool, now
 def _failed(p: Payment, ev: e.WebhookReceived, attempt: int, stale: bool, now: float,
             policy: Policy, out: Out) -> None:
     code = ev.data.get("decline_code")
-    if stale or ev.data.get("superseded"):
-        if p.credited or p.state in (S.PAID, S.RETURNED):
-            flag(p, out, k.CONFLICTING_OUTCOME, f"stale {ev.type} ({code}) after settlement")
-        else:
-            flag(p, out, k.STALE_EVENT, f"stale {ev.type} ({code}) in {p.state.value}")
+    if stale or ev.data.get("superseded"):  # older news, by the provider's own word: no conflict
+        flag(p, out, k.STALE_EVENT, f"stale {ev.type} ({code}) in {p.state.value}")
     elif p.kind == PAYOUT:
         if attempt == p.attempt:
             payouts.failed(p, code or "do_not_honor", out)
