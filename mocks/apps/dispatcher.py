@@ -1,9 +1,14 @@
 """Live webhook delivery: POST signed events at their planned (scaled) times, retry non-2xx.
 
 The plan comes from the model (delays, duplicates, reorderings, losses are
-already in it); this only does the I/O. Non-2xx and network errors are retried
-on the profile's schedule, 410 Gone stops retries (Standard Webhooks). The
-HTTP transport is injectable so tests can deliver into an in-process wallet.
+already in it); this only does the I/O. A payment's deliveries go out one at a
+time, each after the previous one was answered, so the wallet sees them in the
+plan's order however slowly it answers (two sends racing on the network would add
+reorderings the plan does not hold, and live runs would part from simulated ones);
+different payments go out concurrently. Non-2xx and network errors are retried
+on the profile's schedule (a retry queues behind what the payment has in flight),
+410 Gone stops retries (Standard Webhooks). The HTTP transport is injectable so
+tests can deliver into an in-process wallet.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import heapq
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 import httpx
 
@@ -60,6 +66,7 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout_s)
         self._inflight: set[asyncio.Task[None]] = set()
+        self._last: dict[tuple[str, str], asyncio.Task[None]] = {}  # the latest send per payment
 
     def schedule(self, url: str, planned: Iterable[Planned]) -> None:
         if not url:
@@ -110,9 +117,25 @@ class Dispatcher:
             while self._heap and self._heap[0].at <= clock.now():  # type: ignore[attr-defined]
                 due.append(heapq.heappop(self._heap))
             for item in self._group(due):
-                task = asyncio.get_running_loop().create_task(self._send(item))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
+                self._start(item)
+
+    def _start(self, item: _Due) -> None:
+        # a batch body mixes payments: a batching dialect delivers to its URL one body at a time
+        key = (item.url, "" if self.batch else item.events[0].reference)
+        task = asyncio.get_running_loop().create_task(self._send_after(self._last.get(key), item))
+        self._last[key] = task
+        self._inflight.add(task)
+        task.add_done_callback(partial(self._finished, key))
+
+    def _finished(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if self._last.get(key) is task:
+            del self._last[key]
+
+    async def _send_after(self, before: asyncio.Task[None] | None, item: _Due) -> None:
+        if before is not None:
+            await asyncio.wait([before])  # only its end matters here, not how it ended
+        await self._send(item)
 
     def _group(self, due: list[_Due]) -> list[_Due]:
         if not self.batch:

@@ -487,9 +487,10 @@ def chain(**over: Any) -> dict[str, Any]:
 
 CRYPTO = {"method": "crypto", "card": None}
 # Tests that assert the order webhooks arrive in: at the default scale the chain's events
-# are 17 ms of wall time apart, less than a delivery can take on a loaded machine, so two
-# concurrent deliveries could swap. At 100x they are 170 ms apart, the invoice's whole life
-# takes under 2 s, and the polls come after it.
+# are 17 ms of wall time apart, less than a delivery can take on a loaded machine (the
+# dispatcher keeps one payment's deliveries in order, but the wallet's polls could then
+# overtake them). At 100x they are 170 ms apart, the invoice's whole life takes under 2 s,
+# and the polls come after it.
 ORDERED = {"time_scale": 100.0, "policy": Policy(poll_delays=(3.0, 5.0), deadline_s=(),
                                                  default_deadline_s=20.0)}
 DUE = 50_000  # satoshi for EUR 30.00 at 60 000 EUR/BTC
