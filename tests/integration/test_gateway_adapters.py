@@ -118,6 +118,26 @@ def test_acme_magic_cards_map_to_the_canonical_category(pan, code, category):
     asyncio.run(main())
 
 
+def test_globex_superseded_failure_keeps_its_sequence_zero():
+    """globex has no superseded flag: its sequence, 0 for the superseded attempt's failure,
+    is what tells the wallet the failure is older than the success."""
+    async def main() -> None:
+        app, _, wallet = make("globex", {**QUIET, "approval_rate": 1.0,
+                                         "three_ds": {"challenge_probability": 0},
+                                         "webhooks": {**QUIET["webhooks"], "reorder_probability": 1.0}})
+        ctx = app.state.mock
+        c = client("globex", app)
+        assert (await c.create(req(), 1)).outcome == "approved"
+        await ctx.dispatcher.drain()
+        events = [ev for rec in wallet.received
+                  for ev in receive("globex", ctx.secret, rec.body, rec.headers, now=time.time())]
+        assert [(ev.type, ev.sequence) for ev in events][-1] == ("payment.failed", 0)
+        assert ("payment.succeeded", 2) in [(ev.type, ev.sequence) for ev in events]
+        await c.aclose()
+
+    asyncio.run(main())
+
+
 def test_globex_iso_codes_and_stripe_like_signature():
     async def main() -> None:
         app, _, wallet = make("globex", {**QUIET, "approval_rate": 0.0,

@@ -30,7 +30,7 @@ from wallet.domain.payments.events import DEADLINE, POLL
 from .payments_helpers import deposit
 
 
-def wh(type_: str, eid: str, provider: str = "acme", ref: str = "pay_1", seq: int = 0,
+def wh(type_: str, eid: str, provider: str = "acme", ref: str = "pay_1", seq: int | None = None,
        **data: object) -> WebhookReceived:
     return WebhookReceived(type_, eid, ref, provider, "dep-1", seq, data)
 
@@ -96,6 +96,18 @@ def test_stale_failure_before_success_does_not_decline():
     assert run.state == "pending" and not run.of(MarkFailed) and not run.of(RouteNext)
     run.feed(wh("payment.succeeded", "e2", seq=2))
     assert len(run.credits()) == 1
+
+
+def test_sequence_zero_is_a_sequence():
+    """globex numbers a payment's events from 0 and has no superseded flag: its superseded
+    attempt's failure (0) after the success (2) is old news, not a conflict."""
+    run = deposit()
+    run.feed(ProviderReplied(1, "approved", "pay_1"), wh("payment.succeeded", "e2", seq=2))
+    run.feed(wh("payment.failed", "e0", seq=0, decline_code="do_not_honor"))
+    assert run.state == "succeeded" and len(run.credits()) == 1
+    assert run.anomalies() == ["stale_event"]
+    run.feed(wh("payment.failed", "e9", decline_code="do_not_honor"))  # no sequence: it stands
+    assert run.anomalies() == ["stale_event", "conflicting_outcome"]
 
 
 def test_timeout_then_inquiry_then_late_success_credited_once():

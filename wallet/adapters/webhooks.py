@@ -182,12 +182,18 @@ def _decline(dialect: str, raw: object, data: dict[str, Any]) -> None:
         data["decline_code"] = classify(dialect, str(raw)).decline.code
 
 
+def _sequence(fields: Any) -> int | None:
+    """The provider's event sequence; 0 is one (a mock numbers a payment's events from 0)."""
+    value = fields.get("sequence")
+    return None if value is None else int(value)
+
+
 def _acme(provider: str, p: Any) -> list[WebhookReceived]:
     d = dict(p["data"])
     raw = d.pop("decline_code", None)
     _decline("acme", raw, d)
     return [WebhookReceived(p["type"], p["id"], d["id"], provider,
-                            d.get("reference", ""), int(d.get("sequence", 0)), d)]
+                            d.get("reference", ""), _sequence(d), d)]
 
 
 def _globex(provider: str, p: Any) -> list[WebhookReceived]:
@@ -198,7 +204,7 @@ def _globex(provider: str, p: Any) -> list[WebhookReceived]:
     _decline("globex", t.get("reason"), data)
     return [WebhookReceived(GLOBEX_TYPE.get(t["status"], t["status"].lower()),
                             p["notification"]["id"], t["id"], provider,
-                            payment_of_key(t.get("merchant_ref", "")), int(t.get("sequence", 0)),
+                            payment_of_key(t.get("merchant_ref", "")), _sequence(t),
                             data)]
 
 
@@ -210,7 +216,7 @@ def _paywave(provider: str, items: list[dict[str, Any]]) -> list[WebhookReceived
         kind = PAYWAVE_TYPE.get((it["eventCode"], str(it["success"])), it["eventCode"].lower())
         out.append(WebhookReceived(kind, it["eventId"], it["pspReference"], provider,
                                    it.get("merchantReference", ""),
-                                   int(it.get("sequence", 0)), data))
+                                   _sequence(it), data))
     return out
 
 
@@ -224,7 +230,7 @@ def _openbank(provider: str, p: Any) -> list[WebhookReceived]:
     else:
         _decline("openbank", r.get("reason"), data)
     return [WebhookReceived(canonical, p["event_id"], r["id"], provider,
-                            r.get("end_to_end_id", ""), int(p.get("sequence", 0)),
+                            r.get("end_to_end_id", ""), _sequence(p),
                             data)]
 
 
@@ -239,7 +245,7 @@ def _chainpay(provider: str, p: Any) -> list[WebhookReceived]:
             data["exception"] = exception
     return [WebhookReceived(CHAINPAY_TYPE.get(p["type"], p["type"]), p["eventId"], p["invoiceId"],
                             provider, payment_of_key((p.get("metadata") or {}).get("orderId", "")),
-                            int(p.get("sequence", 0)), data)]
+                            _sequence(p), data)]
 
 
 def receive(provider: str, secret: str, body: bytes, headers: Mapping[str, str], *,

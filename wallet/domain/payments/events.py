@@ -147,7 +147,7 @@ class WebhookReceived(Event):
     provider_ref: str = ""
     provider: str = ""
     reference: str = ""  # our payment id (or the per-attempt key the dialect echoes)
-    sequence: int = 0  # per provider payment, increasing; 0 = not given
+    sequence: int | None = None  # per provider payment, increasing (0 is a sequence); None: not given
     data: dict[str, Any] = field(default_factory=dict)
 
 

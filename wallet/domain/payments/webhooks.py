@@ -49,7 +49,7 @@ def webhook_received(p: Payment, ev: e.WebhookReceived, now: float, policy: Poli
         return
     note_ref(p, attempt, ev.provider_ref)
     stale = False
-    if ev.sequence and attempt == p.attempt:
+    if ev.sequence is not None and attempt == p.attempt:
         stale = ev.sequence < p.seq
         p.seq = max(p.seq, ev.sequence)
     handler = _BY_TYPE.get(ev.type)
