@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal, InvalidOperation
-from functools import cache
 from typing import Any
 
 from wallet.domain.errors import InvalidInput
 from wallet.domain.money import exponent, positive
 from wallet.domain.players import Funding
+from wallet.domain.records import shallow_dict
 
 
 def check_id(value: str, name: str) -> None:
@@ -48,16 +48,11 @@ class Command:
         """``asdict(self)``, without its recursive deep copy when every field is a plain
         scalar, as in almost every command: the payload is built for each audit entry
         and idempotency fingerprint."""
-        values = {name: getattr(self, name) for name in _field_names(type(self))}
+        values = shallow_dict(self)
         return values if all(type(v) in _SCALARS for v in values.values()) else asdict(self)
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-@cache
-def _field_names(cls: type[Command]) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True)

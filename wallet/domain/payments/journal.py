@@ -8,12 +8,12 @@ decisions are ``Routed`` entries carrying the router's reason.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from functools import cache
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from wallet.domain.payments.commands import FlagAnomaly, GatewayCommand
 from wallet.domain.payments.events import Event
+from wallet.domain.records import shallow_dict
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +39,9 @@ class JournalEntry:
                       "anomalies": tuple((str(k), str(v)) for k, v in d["anomalies"])})
 
 
-@cache
-def _fields(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
-
-
 def entry(payment_id: str, seq: int, at: float, event: Event, state_from: str, state_to: str,
           commands: list[GatewayCommand], **extra: Any) -> JournalEntry:
-    # a shallow read of the slots: events are flat (asdict's deep copy cost a quarter of a
-    # simulated payment); WebhookReceived.data is shared, and nothing mutates it
-    detail = {name: getattr(event, name) for name in _fields(type(event))}
+    detail = shallow_dict(event)  # WebhookReceived.data is shared: nothing mutates it
     detail.update(extra)
     return JournalEntry(
         payment_id, seq, at, type(event).__name__, detail, state_from, state_to,
