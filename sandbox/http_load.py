@@ -4,7 +4,7 @@ each sending its next request as soon as it has read the previous answer.
 ``pgbench`` is a small C client. Locust's ``FastHttpUser`` spends about 0.2 ms of CPU
 per request, which on a 2-core machine shared with the server and the database is a
 sixth of the machine, so a bench that drives the wallet only with Locust charges the
-wallet for its load generator. This client costs about 0.05 ms per request (one
+wallet for its load generator. This client costs about 0.06 ms per request (one
 pre-formatted request, one read of the head and the declared body); ``sandbox bench``
 reports the wallet under it and under Locust, side by side.
 
