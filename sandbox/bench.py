@@ -133,14 +133,6 @@ def service_bets(url: str, *, seconds: float, threads: int, players: int = 1_000
     )
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _seed_players(db: str, players: int) -> None:
     from wallet.adapters.sql import SqlStore, upgrade
 
@@ -195,10 +187,11 @@ def _http_name(client: str, workers: int, users: int, failures: int) -> str:
 @contextlib.contextmanager
 def _wallet_server(env: dict[str, str], workers: int) -> Iterator[tuple[int, list[Any]]]:
     """The wallet under uvicorn on a free port: the port and its processes, once healthy."""
-    import httpx
     import psutil
 
-    port = _free_port()
+    from sandbox.engine.servers import free_port, wait_healthy
+
+    port = free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "uvicorn"), "--factory", "wallet.api.app:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--loop", "uvloop",
@@ -206,16 +199,7 @@ def _wallet_server(env: dict[str, str], workers: int) -> Iterator[tuple[int, lis
         env=env, cwd=_ROOT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the wallet server did not start")
-            time.sleep(0.2)
+        wait_healthy(f"http://127.0.0.1:{port}/healthz", process=server)
         yield port, [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
     finally:
         server.terminate()

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -57,6 +61,30 @@ class WallClock:
 
     def now(self) -> float:
         return time.time()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (for a server in another process)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, *, timeout_s: float = 30.0, process: subprocess.Popen[Any] | None = None) -> None:
+    """Block until ``url`` answers 200; a server started in another process takes a moment.
+    Raises RuntimeError at the deadline, or as soon as ``process`` has exited."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited ({process.returncode})")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer 200 within {timeout_s:.0f} s")
+        time.sleep(0.1)
 
 
 @contextlib.contextmanager

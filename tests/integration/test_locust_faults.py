@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sandbox.engine.servers import free_port, wait_healthy
 from sandbox.live_check import check_live, failures, passed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,30 +27,12 @@ TIME_SCALE = 60  # mock model seconds per wall second: webhook retries come with
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_up(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
-
-
 def start_wallet(db: str, port: int, config: Path, log: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
         [str(BIN / "sandbox"), "serve", "--db", db, "--port", str(port), "--no-mocks",
          "--gateway-config", str(config)],
         stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT)
-    wait_up(f"http://127.0.0.1:{port}/healthz")
+    wait_healthy(f"http://127.0.0.1:{port}/healthz")
     return proc
 
 
@@ -69,7 +51,7 @@ def test_faults_and_a_wallet_kill_lose_nothing_acknowledged(tmp_path):
         stdout=log.open("ab"), stderr=subprocess.STDOUT)
     wallet = None
     try:
-        wait_up(f"{mocks_url}/health")
+        wait_healthy(f"{mocks_url}/health")
         wallet = start_wallet(db, wallet_port, config, log)
         load = subprocess.Popen(
             [str(BIN / "locust"), "-f", f"{ROOT / 'loadtests' / 'casino.py'},"

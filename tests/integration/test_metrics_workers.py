@@ -6,24 +6,18 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from sandbox.engine.servers import free_port, wait_healthy
+
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 BIN = Path(sys.executable).parent
 OPERATOR = {"X-API-Key": "dev-operator-key-INSECURE"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def opened(text: str) -> float:
@@ -44,15 +38,10 @@ def test_metrics_sum_over_two_workers(pg_url, tmp_path):
         stdout=(tmp_path / "serve.log").open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-2000:]
-            time.sleep(0.2)
+        try:
+            wait_healthy(f"{url}/healthz", timeout_s=60, process=proc)
+        except RuntimeError as exc:
+            raise AssertionError((tmp_path / "serve.log").read_text()[-2000:]) from exc
         n = 40
         for i in range(n):  # a fresh connection each: the kernel spreads them over workers
             r = httpx.post(f"{url}/v1/players", json={"player_id": f"mw-{i}", "currency": "EUR"},
