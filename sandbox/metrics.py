@@ -17,6 +17,7 @@ from typing import Any
 from sandbox.engine.sim import SimShell
 from sandbox.scenario import HOUR, Scenario
 from wallet.domain.ledger import AccountType, house
+from wallet.domain.payments.flow import deposit_txn_id
 from wallet.domain.payments.journal import JournalEntry
 from wallet.domain.payments.model import DEPOSIT, PAYOUT
 from wallet.service.gateway import Gateway
@@ -48,8 +49,9 @@ class Metrics:
     time_to_payout: list[float] = field(default_factory=list)
     latency: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     call_results: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    fees: int = 0
-    currency_fees: dict[str, int] = field(default_factory=dict)
+    succeeded_by_currency: Counter[str] = field(default_factory=Counter)
+    deposit_fees: Counter[str] = field(default_factory=Counter)  # booked on credited deposits
+    currency_fees: dict[str, int] = field(default_factory=dict)  # all fees: payouts, chargebacks too
     share: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     approval_by_hour: dict[int, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     by_provider: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
@@ -76,8 +78,9 @@ class Metrics:
                                        for h, c in sorted(self.share.items())},
             "approval_by_hour": {str(h): round(ok / n, 4) if n else None
                                  for h, (n, ok) in sorted(self.approval_by_hour.items())},
-            "fees_per_successful_deposit": {
-                cur: round(f / max(self.succeeded, 1)) for cur, f in sorted(self.currency_fees.items())},
+            "fees_per_successful_deposit": {cur: round(self.deposit_fees[cur] / n)
+                                            for cur, n in sorted(self.succeeded_by_currency.items())},
+            "fees_total": dict(sorted(self.currency_fees.items())),
         }
 
 
@@ -89,6 +92,7 @@ def measure(scenario: Scenario, gateway: Gateway, shell: SimShell,
         by_payment[j.payment_id].append(j)
         if j.event == "Routed" and j.detail.get("provider"):
             m.share[int(j.at // HOUR)][j.detail["provider"]] += 1
+    credited: list[tuple[str, str]] = []  # (deposit transaction, currency)
     for p in gateway.payments():
         entries = by_payment.get(p.id, [])
         start = entries[0].at if entries else p.created_at
@@ -107,6 +111,8 @@ def measure(scenario: Scenario, gateway: Gateway, shell: SimShell,
                     m.first_attempt_success += 1
             if p.credited:
                 m.succeeded += 1
+                m.succeeded_by_currency[p.currency] += 1
+                credited.append((deposit_txn_id(p.credit_provider or "", p.id), p.currency))
                 hour[1] += 1
                 if done is not None:
                     m.time_to_credit.append(done - start)
@@ -125,4 +131,8 @@ def measure(scenario: Scenario, gateway: Gateway, shell: SimShell,
         ids = [house(AccountType.FEES, c) for c in sorted(currencies)]
         for account, balance in uow.balances(ids).items():
             m.currency_fees[account.rsplit(":", 1)[1]] = -balance
+        for txn_id, currency in credited:
+            txn = uow.get_transaction(txn_id)
+            fees = house(AccountType.FEES, currency)
+            m.deposit_fees[currency] -= sum(q.amount for q in txn.postings if q.account == fees) if txn else 0
     return m

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from sandbox.engine.run import RunResult
+from wallet.domain.money import format_minor
 
 SHADE = {"outage": "#d62728", "approval": "#ff7f0e", "latency": "#9467bd",
          "duplicate_storm": "#8c564b"}
@@ -56,13 +57,15 @@ def _markdown(result: RunResult, data: dict[str, Any], plots: list[str]) -> str:
               f"- payouts: {m['payouts']['count']}, paid {m['payouts']['paid']}",
               f"- time to credit (s): {_pct(m['time_to_credit_s'])}",
               f"- time to payout (s): {_pct(m['time_to_payout_s'])}",
-              f"- fees per successful deposit (minor units): {m['fees_per_successful_deposit']}",
+              f"- fees per successful deposit: {_money(m['fees_per_successful_deposit'])}; "
+              f"all fees booked (payouts and chargebacks too): {_money(m['fees_total'])}",
               "", "| provider | attempts | approval | latency p50 / p99 / max (s) |",
               "|---|---|---|---|"]
     for p, row in dep["by_provider"].items():
         lat = m["provider_latency_s"].get(p, {})
-        lines.append(f"| {p} | {row['attempts']} | {row['approval']} | "
-                     f"{lat.get('p50')} / {lat.get('p99')} / {lat.get('max')} |")
+        approval = "-" if row["approval"] is None else f"{row['approval']:.1%}"
+        lines.append(f"| {p} | {row['attempts']} | {approval} | "
+                     f"{_s(lat.get('p50'))} / {_s(lat.get('p99'))} / {_s(lat.get('max'))} |")
     lines += ["", "## Anomalies", ""]
     lines += [f"- `{k}`: {v}" for k, v in result.anomalies.items()] or ["none"]
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
@@ -70,7 +73,18 @@ def _markdown(result: RunResult, data: dict[str, Any], plots: list[str]) -> str:
 
 
 def _pct(p: dict[str, Any]) -> str:
-    return f"p50 {p['p50']}, p95 {p['p95']}, p99 {p['p99']}, max {p['max']} (n={p['n']})"
+    return f"p50 {_s(p['p50'])}, p95 {_s(p['p95'])}, p99 {_s(p['p99'])}, max {_s(p['max'])} (n={p['n']})"
+
+
+def _s(seconds: float | None) -> str:
+    """Seconds to the precision a reader uses (results.json keeps them exact)."""
+    if seconds is None:
+        return "-"
+    return f"{seconds:.3f}" if seconds < 10 else f"{seconds:,.1f}" if seconds < 1000 else f"{seconds:,.0f}"
+
+
+def _money(by_currency: dict[str, int]) -> str:
+    return ", ".join(f"{format_minor(v, cur)} {cur}" for cur, v in by_currency.items()) or "none"
 
 
 def _latency(result: RunResult, folder: Path) -> str | None:

@@ -169,7 +169,7 @@ def measure_run(result: RunResult, scenario: Scenario) -> dict[str, Any]:
         "approval_first_attempt": m.first_attempt_success / deposits,
         "approval_after_cascade": m.succeeded / deposits,
         **regret_metrics(decisions),
-        "fees_per_success_eur": m.currency_fees.get("EUR", 0) / max(m.succeeded, 1) / 100,
+        "fees_per_success_eur": m.deposit_fees["EUR"] / max(m.succeeded_by_currency["EUR"], 1) / 100,
         "attempts_per_deposit": attempts / deposits,
         "latency_p50_s": _num(latency["p50"]), "latency_p95_s": _num(latency["p95"]),
         "latency_p99_s": _num(latency["p99"]),

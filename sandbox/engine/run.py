@@ -139,7 +139,8 @@ def expect(scenario: Scenario, m: Metrics, anomalies: dict[str, int]) -> list[Ch
     if e.p99_time_to_credit_max_s is not None:
         p99 = m.summary()["time_to_credit_s"]["p99"]
         out.append(Check("p99_time_to_credit", p99 is not None and p99 <= e.p99_time_to_credit_max_s,
-                         detail=f"{p99} <= {e.p99_time_to_credit_max_s}"))
+                         detail=f"{p99:.1f} s <= {e.p99_time_to_credit_max_s} s" if p99 is not None
+                         else "no deposit was credited"))
     failing = failing_anomalies(anomalies)
     for kind, limit in e.anomalies_max.items():
         n = anomalies.get(kind, 0)

@@ -106,3 +106,22 @@ def test_cli_contract_exit_codes_and_results_json(tmp_path):
     assert listed.exit_code == 0 and len(lines) == len(list(LIBRARY.rglob("*.yaml")))
     assert [ln.split()[0] for ln in lines[: len(SCENARIOS)]] == [p.stem for p in SCENARIOS]
     assert any(ln.startswith("routing/drift_and_drop ") for ln in lines)
+
+
+def test_fees_per_successful_deposit_are_each_currencys_deposit_fees():
+    """Payout and chargeback fees, and other currencies' deposits, stay out of the figure."""
+    from collections import Counter
+
+    result = run_scenario(load(LIBRARY / "multi_currency_fx.yaml"), base=LIBRARY)
+    gateway = result.shell.gateway
+    fees, count = Counter(), Counter()
+    for p in gateway.payments():
+        if p.kind == "deposit" and p.credited:
+            fees[p.currency] += gateway.fee(p.credit_provider, p.credited, p.currency)
+            count[p.currency] += 1
+    assert len(count) >= 3  # EUR, USD and GBP deposits were credited
+    summary = result.metrics.summary()
+    assert summary["fees_per_successful_deposit"] == {c: round(fees[c] / count[c]) for c in sorted(count)}
+    total = summary["fees_total"]
+    assert all(total[c] >= fees[c] for c in count)
+    assert any(total[c] > fees[c] for c in count)  # EUR payouts pay fees too: not in the figure
