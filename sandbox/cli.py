@@ -187,7 +187,8 @@ def serve(
         help="Also serve the mock providers (default profile) on port 8700, where the default "
              "gateway configuration looks for them.")] = True,
     workers: Annotated[int, typer.Option(
-        min=1, help="uvicorn worker processes (PostgreSQL only); /metrics sums them all.")] = 1,
+        min=1, help="uvicorn worker processes (PostgreSQL only); /metrics sums them all, and each "
+                    "opens at most WALLET_DB_CONNECTIONS, fewer if the server has no room.")] = 1,
 ) -> None:
     """Serve the wallet and gateway HTTP API (OpenAPI at /docs), and the mock providers.
     API keys from WALLET_API_KEYS; see docs/api.md and docs/gateway.md.

@@ -22,7 +22,7 @@ from wallet.api.auth import Authenticator
 from wallet.api.gateway_config import GatewayConfig
 from wallet.api.metrics import Metrics, ObservabilityMiddleware
 from wallet.api.routes import system, v1
-from wallet.api.settings import Settings
+from wallet.api.settings import MIN_DB_CONNECTIONS, Settings
 from wallet.service.unit_of_work import Store
 from wallet.service.wallet import Wallet
 
@@ -31,6 +31,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wallet.api")
 MEMORY_URL = "memory://"
+CONNECTION_HEADROOM = 5  # left on the server for psql, migrations and the checker
+
+
+def pool_sizes(connections: int) -> tuple[int, int, int]:
+    """``connections`` split into the store pool's kept-open size and on-demand overflow, and
+    the hot path's async pool: a quarter for bets on the event loop (each is one short call),
+    the rest for the routes, whose threads hold a connection for a whole unit of work."""
+    hot = max(connections // 4, 2)
+    store = connections - hot
+    return store // 2, store - store // 2, hot
 
 
 def build_store(settings: Settings) -> Store:
@@ -52,16 +62,19 @@ def build_store(settings: Settings) -> Store:
         return MemoryStore()
     if settings.migrate:
         upgrade(settings.database_url)
-    return SqlStore(settings.database_url)
+    if settings.database_url.startswith("sqlite"):
+        return SqlStore(settings.database_url)  # writers take turns: its own small pool
+    size, overflow, _ = pool_sizes(settings.db_connections)
+    return SqlStore(settings.database_url, pool_size=size, max_overflow=overflow)
 
 
-def _hot_bets(wallet: Wallet) -> AsyncFastBets | None:
+def _hot_bets(wallet: Wallet, connections: int) -> AsyncFastBets | None:
     """The bet hot path's async pool, where the store has the one-statement bet (PostgreSQL)."""
     if getattr(wallet.store, "fast_bets", None) is None:
         return None
     from wallet.adapters.sql.bets import AsyncFastBets
 
-    return AsyncFastBets(wallet.store.engine.url)  # type: ignore[attr-defined]
+    return AsyncFastBets(wallet.store.engine.url, max_size=pool_sizes(connections)[2])  # type: ignore[attr-defined]
 
 
 def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None,
@@ -81,7 +94,7 @@ def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None
             "set WALLET_API_KEYS and WALLET_TOKEN_SECRET outside a sandbox"
         )
 
-    hot = _hot_bets(wallet) if settings.hot_bets else None
+    hot = _hot_bets(wallet, settings.db_connections) if settings.hot_bets else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -134,6 +147,23 @@ def serve(settings: Settings | None = None) -> None:
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
 
 
+def connections_per_worker(settings: Settings, workers: int) -> int:
+    """``settings.db_connections``, lowered so that ``workers`` processes fit in what the
+    PostgreSQL server has room for: at full load every pool fills, and a server out of
+    connections refuses the next one outright."""
+    from wallet.adapters.sql.engine import connection_room
+
+    room = connection_room(settings.database_url) - CONNECTION_HEADROOM
+    each = min(settings.db_connections, room // workers)
+    if each < MIN_DB_CONNECTIONS:
+        raise ValueError(f"PostgreSQL has room for {max(room, 0)} more connections: {workers} workers "
+                         f"need {MIN_DB_CONNECTIONS} each; use fewer workers or raise max_connections")
+    if each < settings.db_connections:
+        log.warning("%d workers x %d connections would not fit in PostgreSQL's max_connections: "
+                    "%d connections each", workers, settings.db_connections, each)
+    return each
+
+
 def serve_workers(settings: Settings, workers: int) -> None:
     """Run ``workers`` uvicorn processes, each building the app from the environment.
 
@@ -154,6 +184,7 @@ def serve_workers(settings: Settings, workers: int) -> None:
         from wallet.adapters.sql import upgrade
 
         upgrade(settings.database_url)
+    connections = connections_per_worker(settings, workers)
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     created = not folder
     if folder:
@@ -164,6 +195,7 @@ def serve_workers(settings: Settings, workers: int) -> None:
     env = {"WALLET_DATABASE_URL": settings.database_url, "WALLET_MIGRATE": "false",
            "WALLET_HOST": settings.host, "WALLET_PORT": str(settings.port),
            "WALLET_SWEEP_INTERVAL_S": str(settings.sweep_interval_s),
+           "WALLET_DB_CONNECTIONS": str(connections),
            "PROMETHEUS_MULTIPROC_DIR": folder}
     for key, value in (("WALLET_GATEWAY_CONFIG", settings.gateway_config),
                        ("WALLET_PUBLIC_URL", settings.public_url)):

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SCOPE_RE = re.compile(r"^(admin|operator|game:[A-Za-z0-9_.\-]{1,64})$")
 MIN_KEY_LENGTH = 16
+MIN_DB_CONNECTIONS = 4  # two for the store's pool, two for the bet hot path
 
 # INSECURE: published development credentials, used only when WALLET_API_KEYS is unset.
 DEV_API_KEYS: dict[str, dict[str, Any]] = {
@@ -60,6 +61,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     gateway: bool = True  # serve /v1/gateway/* and /v1/webhooks/*
     hot_bets: bool = True  # PostgreSQL: answer plain bets on the event loop (wallet.api.hot_bets)
+    # PostgreSQL: the most connections this process opens, the store's pool and the bet hot
+    # path's together (wallet.api.app.pool_sizes); ``sandbox serve --workers`` fits it to the server
+    db_connections: int = Field(default=32, ge=MIN_DB_CONNECTIONS)
     gateway_config: str | None = None  # YAML path; default: the local mocks (api/gateway.yaml)
     public_url: str | None = None  # where providers send webhooks; default: the config's
     sweep_interval_s: float = Field(default=1.0, gt=0)  # how often due payment timers fire

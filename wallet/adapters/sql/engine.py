@@ -52,6 +52,21 @@ def make_engine(url: str | sa.URL, *, pool_size: int | None = None, max_overflow
     )
 
 
+def connection_room(url: str | sa.URL) -> int:
+    """How many more connections a PostgreSQL server takes from ordinary users now:
+    ``max_connections`` less the superuser reserve and the connections already open."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(
+                "SELECT current_setting('max_connections')::int"
+                " - current_setting('superuser_reserved_connections')::int"
+                " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
+            )).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def _sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
     for pragma in (
