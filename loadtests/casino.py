@@ -33,6 +33,7 @@ CASINO_ACK_FILE (append ``txn ID`` / ``payment ID`` for every 2xx answer, then c
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -59,6 +60,8 @@ CO, METRIC = "CO", "METRIC"  # request types that are not requests of their own
 FUNDING = "cashdesk"  # top-ups outside the PSPs: no mock settles them, the checker skips them
 SETTLED = frozenset({"succeeded", "failed", "expired", "reversed", "refunded", "charged_back"})
 CARD = {"number": "4111111111111111", "holder_name": "Load Test"}
+# Locust logs at INFO; httpx would add a line for each of the checker's reads
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def paced(user: CasinoUser) -> float:

@@ -18,6 +18,7 @@ Locust users for every 2xx answer) is checked: each must exist in the wallet, wh
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -41,6 +42,7 @@ from wallet.domain.payments.journal import JournalEntry
 DEV_ADMIN_KEY = "dev-admin-key-INSECURE"  # the published development key (docs/api.md)
 SETTLEMENT_PREFIXES = ("deposit:", "reversal:deposit:", "withdrawal_paid:")
 PAYMENT_OPERATIONS = frozenset({"deposit", "payout"})  # not KYC checks
+log = logging.getLogger(__name__)
 
 
 def check_live(wallet_url: str, mocks_url: str, token: str = DEV_ADMIN_KEY, *,
@@ -53,8 +55,11 @@ def check_live(wallet_url: str, mocks_url: str, token: str = DEV_ADMIN_KEY, *,
         while True:
             checks, anomalies = _once(http, wallet_url.rstrip("/"), mocks_url.rstrip("/"), token,
                                       acknowledged)
-            if passed(checks, anomalies) or time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if passed(checks, anomalies) or left <= 0:
                 return checks, anomalies
+            log.info("not settled yet, checking again for %.0f s more: %s", left,
+                     "; ".join(failures(checks, anomalies)))
             time.sleep(1.0)
 
 

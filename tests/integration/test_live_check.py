@@ -24,7 +24,7 @@ def cli(wallet: str, mocks: str) -> int:
     return CliRunner().invoke(app, ["check-live", "--wallet", wallet, "--mocks", mocks]).exit_code
 
 
-def test_consistent_state_passes_and_each_inconsistency_fails_by_name():
+def test_consistent_state_passes_and_each_inconsistency_fails_by_name(caplog):
     pf = profile(acme={"kind": "card", **APPROVE}, openbank={"kind": "bank", "approval_rate": 1.0})
     with stack(MemoryStore(), pf) as s:
         assert s.deposit("dep-1", 5_000).status_code == 201
@@ -62,6 +62,9 @@ def test_consistent_state_passes_and_each_inconsistency_fails_by_name():
                 "holder_name": "Jo Player"}},
             "callback_url": "http://127.0.0.1:9/nowhere"})
         assert r.status_code == 201, r.text
-        checks, _ = check_live(s.wallet_url, s.mocks_url, settle_s=1)
+        with caplog.at_level("INFO", logger="sandbox.live_check"):
+            checks, _ = check_live(s.wallet_url, s.mocks_url, settle_s=1)
         assert failed(checks) == {"no_credit_without_settlement": ["acme:ghost-1"],
                                   "settled_deposits_credited": ["acme:orphan-1"]}
+        waited = [r.getMessage() for r in caplog.records if r.name == "sandbox.live_check"]
+        assert waited and "settled_deposits_credited: 1 (acme:orphan-1)" in waited[0]  # what it waits for
