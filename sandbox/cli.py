@@ -255,7 +255,9 @@ def db_verify(db: DbOption = "sqlite:///wallet.sqlite3") -> None:
 
 @app.command()
 def bench(
-    db: DbOption = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    db: Annotated[str, typer.Option("--db", help="PostgreSQL URL (SQLAlchemy); each measurement runs in "
+                                    "a scratch database created there and dropped after.")]
+        = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
     seconds: Annotated[int, typer.Option(min=3, help="Length of each measurement.")] = 15,
     threads: Annotated[int, typer.Option(min=1, help="Service-layer threads (and pgbench clients).")] = 8,
     users: Annotated[int, typer.Option(
@@ -311,7 +313,7 @@ def bench_sim(
                   f"{one.per_second:,.0f} payments/s ({one.events / one.payments:.1f} SimPy events each)")
     per_payment = one.events / one.payments
     console.print(f"bare SimPy loop: {bare:,.0f} events/s = {bare / per_payment:,.0f} "
-                  f"payment-equivalents/s; ratio [bold]{one.per_second * per_payment / bare:.2f}[/]")
+                  f"payment-equivalents/s; ratio [bold]{one.per_second * per_payment / bare:.3f}[/]")
     many = sweep(payments, list(range(1, processes + 1)), processes)
     total = sum(f.payments for f in many) / max(f.seconds for f in many)
     console.print(f"{processes} processes: {total:,.0f} payments/s; one million would take "
