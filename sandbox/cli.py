@@ -16,19 +16,68 @@ db_app = typer.Typer(help="Wallet database: migrations and integrity.", no_args_
 app.add_typer(db_app, name="db")
 console = Console()
 
-DbOption = Annotated[str, typer.Option("--db", help="SQLAlchemy URL; memory:// for the in-memory store.")]
+MEMORY = "memory://"
+
+
+def sql_url(value: str | None) -> str | None:
+    """An ``--db`` the wallet can open: SQLite (a file) or PostgreSQL, with its driver installed."""
+    if value is None:
+        return None
+    if value == MEMORY:
+        raise typer.BadParameter("the in-memory store keeps nothing to migrate or verify: give a SQLite "
+                                 "file or a PostgreSQL URL")
+    import sqlalchemy as sa
+
+    try:
+        url = sa.make_url(value)
+        url.get_dialect()
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as err:
+        raise typer.BadParameter(f"{value!r} is not a database URL the wallet can use ({err}); e.g. "
+                                 "sqlite:///wallet.sqlite3 or postgresql+psycopg://user@host/db") from None
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise typer.BadParameter(f"the wallet runs on SQLite or PostgreSQL, not {backend}")
+    if backend == "sqlite" and (not url.database or url.database == ":memory:"):
+        raise typer.BadParameter("SQLite needs a file: sqlite:///path/to/wallet.sqlite3")
+    return value
+
+
+def store_url(value: str | None) -> str | None:
+    """``sql_url``, or ``memory://`` for the in-memory store."""
+    return value if value == MEMORY else sql_url(value)
+
+
+DbOption = Annotated[str, typer.Option("--db", callback=store_url,
+                                       help="SQLAlchemy URL (SQLite or PostgreSQL); memory:// for the "
+                                            "in-memory store.")]
+SqlDbOption = Annotated[str, typer.Option("--db", callback=sql_url,
+                                          help="SQLAlchemy URL: a SQLite file or PostgreSQL.")]
 
 
 def open_store(url: str):  # noqa: ANN201 - Store, imported lazily to keep the CLI fast
-    """A store for ``url``, migrated to the latest schema."""
-    if url.startswith("memory"):
+    """A store for ``url``, migrated to the latest schema; a server that cannot be reached is
+    the caller's bad ``--db``."""
+    if url == MEMORY:
         from wallet.adapters.memory import MemoryStore
 
         return MemoryStore()
-    from wallet.adapters.sql import SqlStore, upgrade
+    from wallet.adapters.sql import SqlStore
 
-    upgrade(url)
+    migrate(url)
     return SqlStore(url)
+
+
+def migrate(url: str) -> None:
+    """The schema at head; a database that cannot be reached is a bad ``--db``."""
+    import sqlalchemy as sa
+
+    from wallet.adapters.sql import upgrade
+
+    try:
+        upgrade(url)
+    except sa.exc.OperationalError as err:
+        shown = sa.make_url(url).render_as_string(hide_password=True)
+        raise typer.BadParameter(f"cannot open {shown}: {err.orig}", param_hint="--db") from None
 
 
 @app.command("run")
@@ -41,8 +90,8 @@ def run_cmd(
         help="A deliberately broken wallet/gateway, to see the checker catch it "
              "(`sandbox scenarios --variants` lists them).")] = "reference",
     db: Annotated[str | None, typer.Option(
-        "--db", help="SQLAlchemy URL, or memory:// (default: a fresh SQLite file in the output folder).")
-    ] = None,
+        "--db", callback=store_url,
+        help="SQLAlchemy URL, or memory:// (default: a fresh SQLite file in the output folder).")] = None,
     mode: Annotated[str, typer.Option(
         help="sim: SimPy virtual time, in-process. live: real time over HTTP (wallet + gateway "
              "and the mocks under uvicorn on free local ports, real signed webhooks).")] = "sim",
@@ -75,12 +124,13 @@ def run_cmd(
                           f"(it {SIM_ONLY[wallet_variant]})")
             raise typer.Exit(2)
     out = out or Path("reports") / spec.name
-    out.mkdir(parents=True, exist_ok=True)
     if db is None:
+        out.mkdir(parents=True, exist_ok=True)
         for leftover in out.glob("wallet.sqlite3*"):
             leftover.unlink()
         db = f"sqlite:///{out / 'wallet.sqlite3'}"
     store = open_store(db)
+    out.mkdir(parents=True, exist_ok=True)
     with store.unit_of_work(read_only=True) as uow:
         used = bool(uow.stored_balances())
     if used:
@@ -143,7 +193,8 @@ def demo(
     players: Annotated[int, typer.Option(min=1, max=100_000, help="How many players play the day.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same day.")] = 7,
     db: Annotated[str | None, typer.Option(
-        "--db", help="SQLAlchemy URL (default: a fresh SQLite file in the output folder).")] = None,
+        "--db", callback=store_url,
+        help="SQLAlchemy URL, or memory:// (default: a fresh SQLite file in the output folder).")] = None,
 ) -> None:
     """Play a seeded casino day through the wallet, check the ledger, write a report."""
     from sandbox.demo import play_day, write_report
@@ -199,11 +250,13 @@ def serve(
     from wallet.api.app import serve as serve_api
     from wallet.api.settings import Settings
 
+    if db != MEMORY:
+        migrate(db)  # here, once: a database that cannot be reached is a bad --db
     if mocks:
         _serve_mocks_in_background(host, 8700)
 
-    settings = Settings(database_url=db, host=host, port=port, gateway_config=gateway_config,
-                        public_url=public_url or f"http://{host}:{port}")
+    settings = Settings(database_url=db, migrate=False, host=host, port=port,
+                        gateway_config=gateway_config, public_url=public_url or f"http://{host}:{port}")
     if workers > 1:
         from wallet.api.app import serve_workers
 
@@ -231,19 +284,22 @@ def _serve_mocks_in_background(host: str, port: int) -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(db: DbOption = "sqlite:///wallet.sqlite3") -> None:
+def db_upgrade(db: SqlDbOption = "sqlite:///wallet.sqlite3") -> None:
     """Create or migrate the wallet schema (Alembic) at --db."""
-    from wallet.adapters.sql import upgrade
-
-    upgrade(db)
+    migrate(db)
     console.print(f"schema at head: {db}")
 
 
 @db_app.command("verify")
-def db_verify(db: DbOption = "sqlite:///wallet.sqlite3") -> None:
+def db_verify(db: SqlDbOption = "sqlite:///wallet.sqlite3") -> None:
     """Check the ledger invariants and the audit hash chain; exit 1 on any break."""
+    import sqlalchemy as sa
+
     from wallet.service.wallet import Wallet
 
+    url = sa.make_url(db)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
+        raise typer.BadParameter(f"no database at {url.database}: nothing to verify", param_hint="--db")
     wallet = Wallet(open_store(db))
     problems = [f"ledger {v.kind}: {', '.join(v.ids)} ({v.detail})" for v in wallet.ledger_violations()]
     problems += [f"audit {b.stream}#{b.seq}: {b.reason}" for b in wallet.verify_audit()]

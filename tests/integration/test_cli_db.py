@@ -1,0 +1,51 @@
+"""A bad ``--db`` is the caller's error: exit 2 with a message naming the option, and nothing
+is created (no output folder, no database file)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from sandbox.cli import app
+from sandbox.engine.servers import free_port
+
+BASELINE = "scenarios/baseline.yaml"
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, " ".join(result.output.split())  # Rich wraps the message box
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("nonsense", "is not a database URL"),
+    ("foo://somewhere", "is not a database URL"),
+    ("mysql://u@h/db", "SQLite or PostgreSQL, not mysql"),
+    ("sqlite://", "SQLite needs a file"),
+])
+def test_run_refuses_a_database_url_it_cannot_use(tmp_path, url, says):
+    code, out = invoke("run", BASELINE, "--db", url, "--out", str(tmp_path / "out"))
+    assert code == 2 and "--db" in out and says in out
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_and_serve_refuse_a_server_they_cannot_reach(tmp_path):
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"
+    code, out = invoke("run", BASELINE, "--db", url, "--out", str(tmp_path / "out"))
+    assert code == 2 and "--db" in out and "cannot open" in out
+    assert not (tmp_path / "out").exists()
+    code, out = invoke("serve", "--db", url, "--no-mocks")
+    assert code == 2 and "--db" in out and "cannot open" in out
+
+
+def test_db_commands_need_a_real_database(tmp_path):
+    code, out = invoke("db", "upgrade", "--db", "memory://")
+    assert code == 2 and "in-memory store" in out
+    missing = tmp_path / "missing.sqlite3"
+    code, out = invoke("db", "verify", "--db", f"sqlite:///{missing}")
+    assert code == 2 and "nothing to verify" in out
+    assert not missing.exists()  # verifying does not create the database it looks for
+    code, _ = invoke("db", "upgrade", "--db", f"sqlite:///{missing}")
+    assert code == 0
+    code, out = invoke("db", "verify", "--db", f"sqlite:///{missing}")
+    assert code == 0 and "intact" in out
