@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -31,9 +32,8 @@ def serve(
     import uvicorn
 
     from mocks.apps.server import build_root
-    from mocks.models.profile import load_profile_file
 
-    pf = load_profile_file(profile)
+    pf = _load(profile)
     app = build_root(pf, seed=seed, time_scale=time_scale, default_callback=callback)
     for name in pf.providers:
         typer.echo(f"  {name:<14} http://{host}:{port}/{name}   (control: /{name}/_control)")
@@ -44,8 +44,17 @@ def serve(
 def show(profile: Path = typer.Option(DEFAULT_PROFILE, help="YAML fault profile file."),  # noqa: B008
          ) -> None:
     """Validate a profile file and print every provider's effective profile as JSON."""
-    from mocks.models.profile import load_profile_file
-
-    pf = load_profile_file(profile)
+    pf = _load(profile)
     typer.echo(json.dumps({n: p.model_dump(mode="json") for n, p in pf.profiles().items()},
                           indent=2))
+
+
+def _load(path: Path) -> Any:
+    """The profile file, or exit 2 with what is wrong in it (nothing is served)."""
+    from mocks.models.profile import ProfileError, load_profile_file
+
+    try:
+        return load_profile_file(path)
+    except ProfileError as err:
+        typer.echo(f"invalid profile {err}", err=True)
+        raise typer.Exit(2) from None

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from mocks.models.sections import (
     BankFlow,
@@ -288,8 +288,35 @@ class ProfileFile(Strict):
                 for name, body in self.providers.items()}
 
 
+class ProfileError(ValueError):
+    """A profile file that must not be served: the message names the file and the field."""
+
+
 def load_profile_file(path: str | Path) -> ProfileFile:
+    """The file, validated down to every provider's merged profile."""
     import yaml
 
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    return ProfileFile.model_validate(data)
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        pf = ProfileFile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(_problem(path, (), exc)) from None
+    for name, body in pf.providers.items():
+        try:
+            FaultProfile.model_validate(deep_merge(pf.defaults, body))
+        except ValidationError as exc:
+            raise ProfileError(_problem(path, ("providers", name), exc)) from None
+    return pf
+
+
+def _problem(path: Path, where: tuple[str, ...], exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in (*where, *first["loc"])) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{path}: {field}: {first['msg']}{more}"

@@ -1,5 +1,5 @@
-"""A bad ``--db`` is the caller's error: exit 2 with a message naming the option, and nothing
-is created (no output folder, no database file)."""
+"""Bad input on the command line is the caller's error: exit 2 with a message naming the
+option (or the file and the field), and nothing is created or served."""
 
 from __future__ import annotations
 
@@ -49,3 +49,19 @@ def test_db_commands_need_a_real_database(tmp_path):
     assert code == 0
     code, out = invoke("db", "verify", "--db", f"sqlite:///{missing}")
     assert code == 0 and "intact" in out
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    (None, "cannot read"),
+    ("providers: [\n", "not valid YAML"),
+    ("profiles: {}\n", "profiles: Extra inputs are not permitted"),
+    ("providers:\n  acme: {kind: card, approval_rate: 2}\n", "providers.acme.approval_rate: Input should"),
+])
+def test_mocks_refuse_a_bad_profile_file_naming_the_field(tmp_path, text, says):
+    path = tmp_path / "profile.yaml"
+    if text is not None:
+        path.write_text(text)
+    for command in ("show", "serve"):
+        code, out = invoke("mocks", command, "--profile", str(path))
+        assert code == 2
+        assert f"{path}: {says}" in out
