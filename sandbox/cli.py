@@ -388,13 +388,20 @@ def check_live_cmd(
 ) -> None:
     """Run the consistency checker against running servers: the wallet's ledger, audit chain
     and gateway journal against the mock providers' own decisions. Admin key from
-    CASINO_ADMIN_KEY (default: the development key). Exit 1 on any failed check or anomaly."""
+    CASINO_ADMIN_KEY (default: the development key). Exit 1 on any failed check or anomaly,
+    2 when the servers cannot be read (down, or the key refused)."""
     import os
+
+    import httpx
 
     from sandbox.live_check import DEV_ADMIN_KEY, check_live, failures
 
-    checks, anomalies = check_live(wallet, mocks_url, os.environ.get("CASINO_ADMIN_KEY", DEV_ADMIN_KEY),
-                                   settle_s=settle, acknowledged=acknowledged)
+    try:
+        checks, anomalies = check_live(wallet, mocks_url, os.environ.get("CASINO_ADMIN_KEY", DEV_ADMIN_KEY),
+                                       settle_s=settle, acknowledged=acknowledged)
+    except (httpx.RequestError, httpx.HTTPStatusError) as exc:  # no verdict: nothing could be read
+        console.print(f"[red]cannot check[/] {exc.request.url}: {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
     for ch in checks:
         mark = "[green]pass[/]" if ch.passed else "[red]FAIL[/]"
         console.print(f"  {mark}  {ch.name}" + ("" if ch.passed else f": {ch.count} {ch.violations[:5]}"))

@@ -65,3 +65,10 @@ def test_mocks_refuse_a_bad_profile_file_naming_the_field(tmp_path, text, says):
         code, out = invoke("mocks", command, "--profile", str(path))
         assert code == 2
         assert f"{path}: {says}" in out
+
+
+def test_check_live_without_servers_is_no_verdict():
+    wallet, mocks = free_port(), free_port()
+    code, out = invoke("check-live", "--wallet", f"http://127.0.0.1:{wallet}",
+                       "--mocks", f"http://127.0.0.1:{mocks}")
+    assert code == 2 and f"cannot check http://127.0.0.1:{wallet}/" in out
