@@ -163,7 +163,8 @@ def run_cmd(
 
 @app.command()
 def scenarios(
-    folder: Annotated[Path, typer.Option(help="Where the scenario files are.")] = Path("scenarios"),
+    folder: Annotated[Path, typer.Option(help="Where the scenario files are.", exists=True, file_okay=False)
+                      ] = Path("scenarios"),
     variants: Annotated[bool, typer.Option("--variants", help="List the broken wallet variants instead.")
                         ] = False,
 ) -> None:

@@ -72,3 +72,8 @@ def test_check_live_without_servers_is_no_verdict():
     code, out = invoke("check-live", "--wallet", f"http://127.0.0.1:{wallet}",
                        "--mocks", f"http://127.0.0.1:{mocks}")
     assert code == 2 and f"cannot check http://127.0.0.1:{wallet}/" in out
+
+
+def test_scenarios_refuses_a_folder_that_is_not_there(tmp_path):
+    code, out = invoke("scenarios", "--folder", str(tmp_path / "nowhere"))
+    assert code == 2 and "--folder" in out
