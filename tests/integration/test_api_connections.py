@@ -37,18 +37,26 @@ def _peak_connections(url: str, settings: Settings) -> int:
     """The most connections the app holds at once while 120 writes for one player queue
     behind that player's row lock, held meanwhile from outside: deposits in the routes'
     threads, bets on the hot path's pool. Without a ceiling every waiter holds its own."""
-    app = create_app(settings)
     database = sa.make_url(url).database
     outside = sa.create_engine(url, poolclass=sa.NullPool, connect_args={"application_name": "test-outside"})
     peak, done = [0], threading.Event()
 
+    def others(conn: sa.Connection) -> int:
+        n = conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db "
+                                 "AND application_name <> 'test-outside'"), {"db": database}).scalar_one()
+        conn.commit()  # a transaction sees one snapshot of the statistics views
+        return n
+
+    with outside.connect() as conn:  # a previous run's backends may still be exiting
+        deadline = time.monotonic() + 30
+        while others(conn) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    app = create_app(settings)
+
     def watch() -> None:
         with outside.connect() as conn:
             while not done.is_set():
-                n = conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db "
-                                         "AND application_name <> 'test-outside'"), {"db": database})
-                peak[0] = max(peak[0], n.scalar_one())
-                conn.commit()  # a transaction sees one snapshot of the statistics views
+                peak[0] = max(peak[0], others(conn))
                 time.sleep(0.005)
 
     async def load() -> None:
