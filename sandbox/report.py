@@ -1,7 +1,7 @@
 """Write a run's folder: ``results.json`` (for machines), ``report.md`` (for people) and plots.
 
-Plots: latency CDF per provider; approval rate per hour with the scenario's bad
-spells shaded; provider share per hour; the consistency checks at a glance.
+Plots: latency CDF per provider; approval rate per hour over the hour's deposit count, with
+the scenario's bad spells shaded; provider share per hour; the consistency checks at a glance.
 """
 
 from __future__ import annotations
@@ -114,6 +114,11 @@ def _approval(result: RunResult, folder: Path) -> str | None:
         return None
     fig, ax = plt.subplots(figsize=(7, 4))
     _shade(result, ax)
+    volume = ax.twinx()  # an hour of three deposits swings from 0 to 1: show how many there were
+    volume.bar([h for h, _ in hours], [n for _, (n, _) in hours], width=0.8, color="#7f7f7f", alpha=0.25)
+    volume.set_ylabel("deposits requested (bars)")
+    ax.set_zorder(volume.get_zorder() + 1)
+    ax.patch.set_visible(False)
     ax.plot([h for h, _ in hours], [ok / n if n else 0 for _, (n, ok) in hours], marker=".")
     ax.set(xlabel="hour of the run", ylabel="deposits credited / requested", ylim=(0, 1.05),
            title="Deposit approval by hour (after cascading)")
