@@ -32,13 +32,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("wallet.api")
 MEMORY_URL = "memory://"
 CONNECTION_HEADROOM = 5  # left on the server for psql, migrations and the checker
+HOT_CONNECTIONS = 2
 
 
 def pool_sizes(connections: int) -> tuple[int, int, int]:
     """``connections`` split into the store pool's kept-open size and on-demand overflow, and
-    the hot path's async pool: a quarter for bets on the event loop (each is one short call),
-    the rest for the routes, whose threads hold a connection for a whole unit of work."""
-    hot = max(connections // 4, 2)
+    the hot path's async pool: two, for it places bets one call at a time (``AsyncFastBets``),
+    and the rest for the routes, whose threads hold a connection for a whole unit of work."""
+    hot = HOT_CONNECTIONS
     store = connections - hot
     return store // 2, store - store // 2, hot
 

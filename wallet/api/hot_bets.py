@@ -141,5 +141,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 def install(app: Any, bets: AsyncFastBets) -> None:
     """Put the hot path in front of the routes (inside the observability middleware)."""
+    bets.on_batch = app.state.metrics.hot_bet_batch.observe
     app.add_middleware(HotBets, bets=bets, auth=app.state.auth, clock=app.state.wallet.clock,
                        metrics=app.state.metrics)

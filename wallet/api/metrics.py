@@ -78,6 +78,13 @@ class Metrics:
             ["result"],
             registry=own,
         )
+        self.hot_bet_batch = Histogram(
+            "wallet_hot_bet_batch_size",
+            "Bets per database call on the hot path: more than one when bets arrive faster than "
+            "its calls return, and share a commit",
+            buckets=(1, 2, 4, 8, 16, 32),
+            registry=own,
+        )
 
         self.provider_calls = Histogram(
             "gateway_provider_call_duration_seconds",

@@ -12,12 +12,16 @@ retries exactly as before.
 
 Two callers share that pure core: ``FastBets`` on the store's own (SQLAlchemy, sync)
 pool, and ``AsyncFastBets`` on a psycopg async pool, which lets the HTTP server take a
-bet on its event loop without a worker-thread hop (``wallet.api.hot_bets``).
+bet on its event loop without a worker-thread hop (``wallet.api.hot_bets``). Under load
+it places the bets that queue up behind its calls together, in one transaction
+(``wallet_place_bets``, migration 0006), each exactly as ``wallet_place_bet`` would.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -41,13 +45,16 @@ _ACCOUNT_ORDER = (AccountType.PLAYER_CASH, AccountType.PLAYER_BONUS, AccountType
                   AccountType.PENDING_DEPOSIT, AccountType.RECEIVABLE)
 assert set(_ACCOUNT_ORDER) == set(PLAYER_ACCOUNT_TYPES), "wallet_place_bet reads every player account"
 
-_SQL = (
-    "SELECT cash, bonus, pending, receivable FROM wallet_place_bet("
-    "%(scope)s::text, %(key)s::text, %(fp)s::text, %(player)s::text, %(currency)s::text, %(gid)s::text, "
-    "%(round)s::text, %(amount)s::bigint, %(game)s::text, %(now)s::float8, %(actor)s::text, "
-    "%(action)s::text, %(request_id)s::text, %(payload)s::text, %(stream_json)s::text, "
-    "%(tail)s::text, %(txn)s::text, %(house)s::text, %(accounts)s::text[])"
-)
+# wallet_place_bet's arguments in order, with their types; then the accounts (text[])
+_ARGS = (("scope", "text"), ("key", "text"), ("fp", "text"), ("player", "text"), ("currency", "text"),
+         ("gid", "text"), ("round", "text"), ("amount", "bigint"), ("game", "text"), ("now", "float8"),
+         ("actor", "text"), ("action", "text"), ("request_id", "text"), ("payload", "text"),
+         ("stream_json", "text"), ("tail", "text"), ("txn", "text"), ("house", "text"))
+_SQL = ("SELECT cash, bonus, pending, receivable FROM wallet_place_bet("
+        + "".join(f"%({name})s::{kind}, " for name, kind in _ARGS) + "%(accounts)s::text[])")
+# migration 0006: one element per bet, the accounts flattened (five per bet)
+_BATCH_SQL = ("SELECT ord, cash, bonus, pending, receivable FROM wallet_place_bets("
+              + "".join(f"%({name})s::{kind}[], " for name, kind in _ARGS) + "%(accounts)s::text[])")
 # lost races (unique keys), serialization failures and deadlocks: the unit of work sorts them
 # out; any other error with a SQLSTATE also rolled the call back, and is logged as well
 _FALL_BACK_CLASSES = ("23", "40")
@@ -141,10 +148,22 @@ class FastBets(_OneStatementBets):
 
 
 class AsyncFastBets(_OneStatementBets):
-    """The same call on a psycopg ``AsyncConnectionPool`` (autocommit connections), for a
-    server that takes bets on its event loop. Opened and closed with the server."""
+    """The same bets on a psycopg ``AsyncConnectionPool`` (autocommit connections), for a
+    server that takes bets on its event loop; opened and closed with the server.
 
-    def __init__(self, url: str | sa.URL, *, max_size: int = 16) -> None:
+    At most ``calls`` calls run at once. A bet that arrives while they are all busy waits
+    for the next free one, which places every bet waiting by then (up to ``max_batch``)
+    in one ``wallet_place_bets`` call, one transaction (migration 0006). Under light load
+    each bet is a call of its own and waits for nothing; under heavy load the commits and
+    round trips are shared, which is where the database's time per bet went. Each answer
+    comes only after its commit.
+
+    One call per process placed the most bets on a 2-core machine: with 16 clients, about
+    2,800 bets/s against 2,400 to 2,500 with two or three (fewer, larger batches; the
+    server's processes give the parallelism)."""
+
+    def __init__(self, url: str | sa.URL, *, max_size: int = 16, calls: int = 1,
+                 max_batch: int = 32, on_batch: Callable[[int], None] | None = None) -> None:
         from psycopg_pool import AsyncConnectionPool
 
         conninfo = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -152,6 +171,13 @@ class AsyncFastBets(_OneStatementBets):
             conninfo, min_size=2, max_size=max_size, open=False,
             kwargs={"autocommit": True, "application_name": APPLICATION_NAME})
         self.available = False  # until opened
+        self.calls = calls
+        self.max_batch = max_batch
+        self.on_batch = on_batch  # told each call's number of bets
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[Row | None]]] = []
+        self._busy = 0  # calls running; counted down by the call itself, with no await between
+        # its last look at the queue and the count, so that no bet is left waiting
+        self._callers: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
         await self._pool.open()
@@ -159,21 +185,102 @@ class AsyncFastBets(_OneStatementBets):
 
     async def close(self) -> None:
         self.available = False
+        await asyncio.gather(*self._callers, return_exceptions=True)  # let the bets taken finish
         await self._pool.close()
 
     async def place_bet(self, cmd: PlaceBet, *, idempotency: IdempotencyKey | None, actor: str,
                         request_id: str | None, now: float) -> dict[str, Any] | None:
-        """As ``FastBets.place_bet``; a failed connection is discarded by the pool and the
-        error propagates."""
+        """As ``FastBets.place_bet``; if the connection failed, the error is raised (the bet
+        may have committed: the unit of work's replay tells)."""
         if not self.available:
             return None
         params = bet_params(cmd, idempotency=idempotency, actor=actor, request_id=request_id, now=now)
+        answer: asyncio.Future[Row | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((params, answer))
+        if self._busy < self.calls:
+            self._busy += 1
+            caller = asyncio.create_task(self._call_while_waiting())
+            self._callers.add(caller)
+            caller.add_done_callback(self._callers.discard)
+        row = await answer
+        return None if row is None else bet_answer(params, row)
+
+    async def _call_while_waiting(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[:self.max_batch]
+                del self._waiting[:self.max_batch]
+                try:
+                    await self._place(batch)
+                except BaseException as exc:  # cancelled: nobody is left waiting for ever
+                    for _, answer in batch:
+                        _settle(answer, exc=exc)
+                    raise
+        finally:
+            self._busy -= 1
+
+    async def _place(self, batch: list[tuple[dict[str, Any], asyncio.Future[Row | None]]]) -> None:
+        if self.on_batch is not None:
+            self.on_batch(len(batch))
+        if len(batch) > 1:
+            try:
+                rows = await self._call_batch([params for params, _ in batch])
+            except Exception as exc:  # rolled back, or (the connection lost) a bet's own call tells
+                self._batch_failed(exc)
+            else:
+                for (_, answer), row in zip(batch, rows, strict=True):
+                    _settle(answer, row)
+                return
+        for params, answer in batch:
+            try:
+                _settle(answer, await self._call_one(params))
+            except Exception as exc:
+                _settle(answer, exc=exc)
+
+    async def _call_one(self, params: dict[str, Any]) -> Row | None:
         try:
             async with self._pool.connection() as conn, conn.cursor() as cur:
                 await cur.execute(_SQL, params)
-                row = await cur.fetchone()
+                return await cur.fetchone()
         except Exception as exc:
             if not self._refused(exc):
                 raise
             return None
-        return None if row is None else bet_answer(params, row)
+
+    async def _call_batch(self, batch: list[dict[str, Any]]) -> list[Row | None]:
+        """Each bet's row, or None: sorted by player, so that concurrent batches take the
+        players' locks in one order and cannot deadlock on them."""
+        order = sorted(range(len(batch)), key=lambda i: batch[i]["player"])
+        args: dict[str, Any] = {name: [batch[i][name] for i in order] for name, _ in _ARGS}
+        args["accounts"] = [a for i in order for a in batch[i]["accounts"]]
+        async with self._pool.connection() as conn, conn.cursor() as cur:
+            await cur.execute(_BATCH_SQL, args)
+            placed = await cur.fetchall()
+        rows: list[Row | None] = [None] * len(batch)
+        for ord_, *row in placed:
+            rows[order[ord_ - 1]] = tuple(row)  # type: ignore[assignment]
+        return rows
+
+    def _batch_failed(self, exc: Exception) -> None:
+        """Each bet is then placed on its own: one the batch did commit (the connection
+        died in the commit) finds its own record there, and goes to the unit of work."""
+        state = getattr(exc, "sqlstate", None)
+        if state == _UNDEFINED_FUNCTION:
+            log.warning("wallet_place_bets is missing (migration 0006 not applied): bets are "
+                        "placed one call each")
+            self.max_batch = 1
+        elif not (state or "").startswith(_FALL_BACK_CLASSES):
+            log.warning("wallet_place_bets failed (%s: %s): each bet is placed on its own",
+                        state or type(exc).__name__, str(exc).strip())
+
+
+def _settle(answer: asyncio.Future[Row | None], row: Row | None = None, *,
+            exc: BaseException | None = None) -> None:
+    if answer.done():  # its request was cancelled (the client went away)
+        return
+    if isinstance(exc, asyncio.CancelledError):
+        answer.cancel()
+    elif exc is None:
+        answer.set_result(row)
+    else:
+        answer.set_exception(exc)
