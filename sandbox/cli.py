@@ -318,9 +318,9 @@ def bench(
     seconds: Annotated[int, typer.Option(min=3, help="Length of each measurement.")] = 15,
     threads: Annotated[int, typer.Option(min=1, help="Service-layer threads (and pgbench clients).")] = 8,
     users: Annotated[int, typer.Option(
-        min=1, help="Concurrent HTTP clients (connections, Locust users). At 16 the server is busy "
-        "on two cores; at 8 a third of the machine idles while each client waits out its round "
-        "trip. pgbench runs again at this concurrency if it differs from --threads, and the HTTP "
+        min=1, help="Concurrent HTTP clients (connections, Locust users). At 8 each client mostly "
+        "waits out its round trip and a third of the machine idles; 16 places about a fifth more "
+        "bets. pgbench runs again at this concurrency if it differs from --threads, and the HTTP "
         "figures are compared with the higher of the two pgbench figures.")] = 16,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 2,
     http: Annotated[bool, typer.Option(help="Include the HTTP runs.")] = True,
