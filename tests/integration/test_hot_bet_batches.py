@@ -10,12 +10,15 @@ mid-batch leaves nothing of it behind, and the pool recovers.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.integration.api_harness import START, build_store
 from tests.integration.test_api_hot_bets import state
@@ -23,6 +26,7 @@ from wallet.adapters.sql import SqlStore, upgrade
 from wallet.adapters.sql.bets import APPLICATION_NAME, AsyncFastBets
 from wallet.adapters.sql.scratch import scratch_database
 from wallet.domain import commands as c
+from wallet.domain.errors import DomainError
 from wallet.domain.idempotency import IdempotencyKey
 from wallet.service.clock import ManualClock
 from wallet.service.wallet import Wallet
@@ -235,3 +239,71 @@ def test_bets_placed_one_after_another_each_find_a_call(store: SqlStore) -> None
 
     answers = asyncio.run(run())
     assert [a["balance"]["available"] for a in answers] == [cash(p) - 100 for p in ARRIVAL]
+
+
+# a wave: per player (each at most once) a new bet of some amount, or a retry of an earlier
+# bet's id, with its own amount (a replay) or another (a reused key)
+_bet = st.tuples(st.integers(1, 16_000), st.sampled_from(["new", "replay", "reuse"]))
+_waves = st.lists(st.dictionaries(st.sampled_from(PLAYERS[:6]), _bet, min_size=1), min_size=1, max_size=3)
+
+
+@settings(max_examples=12, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(waves=_waves)
+def test_any_waves_of_bets_end_as_the_unit_of_work_one_by_one(store: SqlStore,
+                                                               waves: list[dict[str, Any]]) -> None:
+    """Whatever bets arrive together (too big for the cash, replayed, a key reused with
+    another amount), the batched hot path, with the unit of work taking what it leaves (as
+    the route does), answers and records what the unit of work alone does one by one."""
+    plan: list[list[c.PlaceBet]] = []
+    placed: dict[str, c.PlaceBet] = {}
+    for n, bets in enumerate(waves):
+        cmds = []
+        for p, (amount, kind) in sorted(bets.items(), key=lambda kv: ARRIVAL.index(kv[0])):
+            earlier = placed.get(p)
+            if kind == "new" or earlier is None:
+                cmd = c.PlaceBet("hub88", f"{p}-{n}", p, f"r-{p}-{n}", amount, "EUR")
+            else:
+                cmd = earlier if kind == "replay" else dataclasses.replace(earlier, amount=amount + 1)
+            placed.setdefault(p, cmd)
+            cmds.append(cmd)
+        plan.append(cmds)
+
+    def outcome(wallet: Wallet, cmd: c.PlaceBet) -> Any:
+        try:
+            return wallet.execute(cmd, idempotency=key(cmd), actor=ACTOR, request_id=None)
+        except DomainError as exc:
+            return exc.code
+
+    store.truncate_all()
+    fund(store)
+    clock = ManualClock(START)
+    wallet = Wallet(store, clock)
+    expected = []
+    for cmds in plan:
+        clock.advance(10)
+        expected.append([outcome(wallet, cmd) for cmd in cmds])
+    one_by_one = state(store)
+    store.truncate_all()
+    fund(store)
+    clock = ManualClock(START)
+    wallet = Wallet(store, clock)
+
+    async def run() -> list[list[Any]]:
+        bets = hot(store.engine.url, [])
+        await bets.open()
+        try:
+            got = []
+            for cmds in plan:
+                clock.advance(10)
+                answers = await asyncio.gather(*(bets.place_bet(
+                    cmd, idempotency=key(cmd), actor=ACTOR, request_id=None, now=clock.now())
+                    for cmd in cmds))
+                got.append([outcome(wallet, cmd) if a is None else a
+                            for cmd, a in zip(cmds, answers, strict=True)])
+            return got
+        finally:
+            await bets.close()
+
+    assert asyncio.run(run()) == expected
+    assert state(store) == one_by_one
