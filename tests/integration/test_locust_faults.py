@@ -1,17 +1,21 @@
 """Faults during load, for real: Locust drives the wallet (``sandbox serve`` in its own OS
-process on an SQLite file) and the mocks (``sandbox mocks serve``, another process) while a
+process on an SQLite file, or two workers on PostgreSQL, whose bets take the batched hot
+path) and the mocks (``sandbox mocks serve``, another process) while a
 PSP outage, a duplicate-webhook storm and a slow provider are started through the mocks'
-control API, and the wallet is killed with SIGKILL mid-run and restarted. Afterwards the
+control API, and the wallet (every process of it) is killed with SIGKILL mid-run and restarted. Afterwards the
 live consistency checker passes (every provider-settled payment credited exactly once,
 nothing else credited) and every operation a user saw acknowledged exists in the wallet."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,6 +23,7 @@ import pytest
 
 from sandbox.engine.servers import free_port, wait_healthy
 from sandbox.live_check import check_live, failures, passed
+from wallet.adapters.sql.scratch import scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -27,23 +32,34 @@ TIME_SCALE = 60  # mock model seconds per wall second: webhook retries come with
 pytestmark = pytest.mark.slow
 
 
-def start_wallet(db: str, port: int, config: Path, log: Path) -> subprocess.Popen:
+def start_wallet(db: str, port: int, config: Path, log: Path, workers: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [str(BIN / "sandbox"), "serve", "--db", db, "--port", str(port), "--no-mocks",
-         "--gateway-config", str(config)],
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT)
+         "--gateway-config", str(config), "--workers", str(workers)],
+        stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
     wait_healthy(f"http://127.0.0.1:{port}/healthz")
     return proc
 
 
-def test_faults_and_a_wallet_kill_lose_nothing_acknowledged(tmp_path):
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def wallet_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """The wallet's database URL and worker count: its own, so that the checker sees only
+    this run's payments."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'wallet.sqlite3'}", 1
+        return
+    with scratch_database(request.getfixturevalue("pg_url"), "sandbox_test_faults") as url:
+        yield url, 2
+
+
+def test_faults_and_a_wallet_kill_lose_nothing_acknowledged(tmp_path, wallet_db):
+    db, workers = wallet_db
     mocks_port, wallet_port = free_port(), free_port()
     mocks_url, wallet_url = f"http://127.0.0.1:{mocks_port}", f"http://127.0.0.1:{wallet_port}"
     config = tmp_path / "gateway.yaml"
     config.write_text((ROOT / "wallet" / "api" / "gateway.yaml").read_text()
                       .replace("127.0.0.1:8700", f"127.0.0.1:{mocks_port}")
                       .replace("127.0.0.1:8000", f"127.0.0.1:{wallet_port}"))
-    db = f"sqlite:///{tmp_path / 'wallet.sqlite3'}"
     acks, log = tmp_path / "acks.txt", tmp_path / "servers.log"
     mocks = subprocess.Popen(
         [str(BIN / "sandbox"), "mocks", "serve", "--port", str(mocks_port), "--time-scale",
@@ -52,7 +68,7 @@ def test_faults_and_a_wallet_kill_lose_nothing_acknowledged(tmp_path):
     wallet = None
     try:
         wait_healthy(f"{mocks_url}/health")
-        wallet = start_wallet(db, wallet_port, config, log)
+        wallet = start_wallet(db, wallet_port, config, log, workers)
         load = subprocess.Popen(
             [str(BIN / "locust"), "-f", f"{ROOT / 'loadtests' / 'casino.py'},"
              f"{ROOT / 'loadtests' / 'faults.py'}", "--headless", "-u", "10", "-r", "10",
@@ -67,10 +83,10 @@ def test_faults_and_a_wallet_kill_lose_nothing_acknowledged(tmp_path):
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         time.sleep(12)
         acked_before_kill = len(acks.read_text().splitlines())
-        os.kill(wallet.pid, signal.SIGKILL)
+        os.killpg(wallet.pid, signal.SIGKILL)  # the server and its workers, mid-request
         wallet.wait(timeout=10)
         time.sleep(1)  # requests meanwhile are refused: not acknowledged, so not promised
-        wallet = start_wallet(db, wallet_port, config, log)
+        wallet = start_wallet(db, wallet_port, config, log, workers)
         out, _ = load.communicate(timeout=150)
         assert acked_before_kill > 20
         assert "faults: outage on acme" in out and "faults: slow on globex" in out, out[-3000:]
@@ -82,11 +98,17 @@ def test_faults_and_a_wallet_kill_lose_nothing_acknowledged(tmp_path):
         assert passed(checks, anomalies), failures(checks, anomalies)
         durable = next(c for c in checks if c.name == "acknowledged_writes_durable")
         assert durable.passed and len(acks.read_text().splitlines()) > acked_before_kill
+        if workers > 1:  # PostgreSQL: the restarted server's bets took the hot path
+            metrics = httpx.get(f"{wallet_url}/metrics").text
+            assert re.search(r'^wallet_hot_bets_total\{result="answered"\} [1-9]', metrics, re.M), metrics
         storms = httpx.get(f"{mocks_url}/paywave/_control/deliveries").json()
         print(f"acknowledged {len(acks.read_text().splitlines())} operations "
               f"({acked_before_kill} before the kill); paywave deliveries {len(storms)}; "
               f"anomalies {anomalies}")
     finally:
+        if wallet is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(wallet.pid, signal.SIGTERM)
         for proc in (wallet, mocks):
             if proc is not None and proc.poll() is None:
                 proc.terminate()
