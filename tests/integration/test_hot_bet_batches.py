@@ -307,3 +307,25 @@ def test_any_waves_of_bets_end_as_the_unit_of_work_one_by_one(store: SqlStore,
 
     assert asyncio.run(run()) == expected
     assert state(store) == one_by_one
+
+
+def test_concurrent_batches_take_the_players_locks_in_one_order(store: SqlStore) -> None:
+    """Two calls at once, each a batch over the same twelve players, arriving in opposite
+    orders: placed by player, the second waits for the first instead of deadlocking."""
+    fund(store)
+    failed: list[Exception] = []
+
+    async def run() -> list[Any]:
+        bets = AsyncFastBets(store.engine.url, max_size=4, calls=2, max_batch=12)
+        bets._batch_failed = failed.append  # type: ignore[method-assign]
+        await bets.open()
+        try:
+            return await place(bets, wave(0) + wave(1)[::-1], START)
+        finally:
+            await bets.close()
+
+    answers = asyncio.run(run())
+    assert failed == []
+    assert None not in answers
+    wallet = Wallet(store, ManualClock(START))
+    assert [wallet.balance(p, "EUR")["available"] for p in PLAYERS] == [cash(p) - 201 for p in PLAYERS]
