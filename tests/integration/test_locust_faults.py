@@ -1,10 +1,11 @@
 """Faults during load, for real: Locust drives the wallet (``sandbox serve`` in its own OS
 process on an SQLite file, or two workers on PostgreSQL, whose bets take the batched hot
-path) and the mocks (``sandbox mocks serve``, another process) while a
-PSP outage, a duplicate-webhook storm and a slow provider are started through the mocks'
-control API, and the wallet (every process of it) is killed with SIGKILL mid-run and restarted. Afterwards the
-live consistency checker passes (every provider-settled payment credited exactly once,
-nothing else credited) and every operation a user saw acknowledged exists in the wallet."""
+path) and the mocks (``sandbox mocks serve``, another process) while a PSP outage, a
+duplicate-webhook storm and a slow provider are started through the mocks' control API,
+and the wallet (every process of it) is killed with SIGKILL mid-run and restarted.
+Afterwards the live consistency checker passes (every provider-settled payment credited
+exactly once, nothing else credited) and every operation a user saw acknowledged exists
+in the wallet."""
 
 from __future__ import annotations
 
