@@ -1,16 +1,21 @@
 """``sandbox serve --workers 2`` on PostgreSQL, for real: two uvicorn worker processes share
 the port, and /metrics sums both (prometheus-client multiprocess mode), whichever worker
-answers the scrape. Without it each scrape would show one worker's share at random."""
+answers the scrape. Without it each scrape would show one worker's share at random. And
+the workers stop when their supervisor is killed with SIGKILL, freeing the port."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from sandbox.engine.servers import free_port, wait_healthy
@@ -57,3 +62,36 @@ def test_metrics_sum_over_two_workers(pg_url, tmp_path):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_workers_stop_when_their_supervisor_is_killed(pg_url, tmp_path):
+    """A kill -9 of ``sandbox serve`` alone: its workers would go on serving (and holding
+    the port a restarted wallet needs) if they did not watch for it."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen(
+        [str(BIN / "sandbox"), "serve", "--db", pg_url, "--port", str(port), "--no-mocks",
+         "--workers", "2"], stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    workers: list[psutil.Process] = []
+    try:
+        wait_healthy(f"{url}/healthz", timeout_s=60, process=proc)
+        deadline = time.monotonic() + 30
+        while len(workers) < 2 and time.monotonic() < deadline:  # the resource tracker is a child too
+            workers = [c for c in psutil.Process(proc.pid).children()
+                       if "resource_tracker" not in " ".join(c.cmdline())]
+            time.sleep(0.1)
+        assert len(workers) == 2, workers
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        _, alive = psutil.wait_procs(workers, timeout=15)
+        assert alive == [], log.read_text()[-2000:]
+        assert "is gone: this worker stops" in log.read_text()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/healthz", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for w in workers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                w.kill()

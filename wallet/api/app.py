@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -100,13 +102,16 @@ def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweeper = asyncio.create_task(gateway.sweeper(settings.sweep_interval_s)) if gateway else None
+        supervisor = settings.supervisor_pid
+        orphan = asyncio.create_task(_stop_without(supervisor)) if supervisor else None
         if hot is not None:
             await hot.open()
         yield
         if hot is not None:
             await hot.close()
-        if sweeper is not None:
-            sweeper.cancel()
+        for task in (sweeper, orphan):
+            if task is not None:
+                task.cancel()
         if gateway is not None:
             await gateway.aclose()
         if owned:
@@ -136,6 +141,16 @@ def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None
         hot_bets.install(app, hot)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     return app
+
+
+async def _stop_without(supervisor: int, every_s: float = 1.0) -> None:
+    """Stop this worker, as SIGTERM does, once its supervisor is gone. uvicorn's workers
+    outlive a supervisor killed with SIGKILL, and would go on serving (and holding the
+    port and their connections) where a restarted wallet expects to find nothing."""
+    while os.getppid() == supervisor:
+        await asyncio.sleep(every_s)
+    log.warning("the supervisor (pid %d) is gone: this worker stops", supervisor)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def serve(settings: Settings | None = None) -> None:
@@ -171,7 +186,6 @@ def serve_workers(settings: Settings, workers: int) -> None:
     Migrations run once here, not racing in every worker. Each worker counts its own
     requests, so prometheus-client's multiprocess mode gets a fresh folder (unless
     PROMETHEUS_MULTIPROC_DIR names one: it is emptied) and /metrics sums all workers."""
-    import os
     import shutil
     import tempfile
     from pathlib import Path
@@ -196,7 +210,7 @@ def serve_workers(settings: Settings, workers: int) -> None:
     env = {"WALLET_DATABASE_URL": settings.database_url, "WALLET_MIGRATE": "false",
            "WALLET_HOST": settings.host, "WALLET_PORT": str(settings.port),
            "WALLET_SWEEP_INTERVAL_S": str(settings.sweep_interval_s),
-           "WALLET_DB_CONNECTIONS": str(connections),
+           "WALLET_DB_CONNECTIONS": str(connections), "WALLET_SUPERVISOR_PID": str(os.getpid()),
            "PROMETHEUS_MULTIPROC_DIR": folder}
     for key, value in (("WALLET_GATEWAY_CONFIG", settings.gateway_config),
                        ("WALLET_PUBLIC_URL", settings.public_url)):

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     gateway_config: str | None = None  # YAML path; default: the local mocks (api/gateway.yaml)
     public_url: str | None = None  # where providers send webhooks; default: the config's
     sweep_interval_s: float = Field(default=1.0, gt=0)  # how often due payment timers fire
+    # set by ``sandbox serve --workers``: a worker whose supervisor dies (kill -9) stops too
+    supervisor_pid: int | None = None
 
     @field_validator("api_keys")
     @classmethod
