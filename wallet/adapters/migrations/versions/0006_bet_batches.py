@@ -1,9 +1,9 @@
 """PostgreSQL: bets placed in batches, ``wallet_place_bets``.
 
-A bet through ``wallet_place_bet`` is one round trip and one commit. Under load most
-of the database's time per bet goes to what every call pays whatever it does (the
-round trip, the call, the commit's WAL flush and its locks' release) rather than to
-the bet's rows. The HTTP hot path (``wallet.adapters.sql.bets.AsyncFastBets``) therefore
+A bet through ``wallet_place_bet`` is one round trip and one commit. Under load about
+two fifths of the database's time per bet goes to what every call pays whatever it
+does (the round trip, the call, the commit's WAL flush and its locks' release) rather
+than to the bet's rows. The HTTP hot path (``wallet.adapters.sql.bets.AsyncFastBets``) therefore
 gathers the bets that arrive while its calls are busy and places them in one call,
 in one transaction: each bet exactly as ``wallet_place_bet`` places it (the same
 function is called for each, so the same rules), and every bet's answer is sent only
