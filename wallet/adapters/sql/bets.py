@@ -162,7 +162,7 @@ class AsyncFastBets(_OneStatementBets):
     2,800 bets/s against 2,400 to 2,500 with two or three (fewer, larger batches; the
     server's processes give the parallelism)."""
 
-    def __init__(self, url: str | sa.URL, *, max_size: int = 16, calls: int = 1,
+    def __init__(self, url: str | sa.URL, *, max_size: int = 2, calls: int = 1,
                  max_batch: int = 32, on_batch: Callable[[int], None] | None = None) -> None:
         from psycopg_pool import AsyncConnectionPool
 
