@@ -115,15 +115,19 @@ def _json(content_type: bytes) -> bool:
 
 
 def _credential(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """As ``wallet.api.auth.principal`` reads it: X-API-Key, else an ``Authorization: Bearer``."""
-    bearer = None
+    """As ``wallet.api.auth.principal`` reads it through Starlette, which takes the first
+    header of a name: X-API-Key if not empty, else an ``Authorization: Bearer`` token."""
+    api_key = authorization = None
     for name, value in headers:
-        if name == b"x-api-key" and value:
-            return value.decode("latin-1")
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            bearer = token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return bearer
+        if name == b"x-api-key" and api_key is None:
+            api_key = value
+        elif name == b"authorization" and authorization is None:
+            authorization = value
+    if api_key:
+        return api_key.decode("latin-1")
+    scheme, _, token = (authorization or b"").decode("latin-1").partition(" ")
+    token = token.strip()
+    return token if token and scheme.lower() == "bearer" else None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
