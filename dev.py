@@ -3,7 +3,7 @@
 
     python3 dev.py run    # set up .venv, run the main job, write a report under reports/
     python3 dev.py test   # set up .venv, run the whole test suite (extra args go to pytest)
-    python3 dev.py lint   # ruff
+    python3 dev.py lint   # ruff, then mypy
 
 The virtualenv is rebuilt only when pyproject.toml changes (a hash stamp in .venv).
 """
@@ -53,7 +53,7 @@ def main() -> int:
     if command == "test":
         return run([str(BIN / "python"), "-m", "pytest", *rest])
     if command == "lint":
-        return run([str(BIN / "ruff"), "check", ".", *rest])
+        return run([str(BIN / "ruff"), "check", ".", *rest]) or run([str(BIN / "mypy")])
     sys.exit(f"unknown command {command!r}: use run, test or lint")
 
 

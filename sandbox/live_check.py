@@ -117,7 +117,8 @@ def _once(http: httpx.Client, wallet: str, mocks: str, token: str,
 
 def _acknowledged(http: httpx.Client, wallet: str, admin: dict[str, str], path: Path) -> Check:
     """Every operation a client saw a 2xx for exists in the wallet now."""
-    txns, payments = set(), set()
+    txns: set[str] = set()
+    payments: set[str] = set()
     for line in path.read_text().splitlines():
         kind, _, ident = line.strip().partition(" ")
         (txns if kind == "txn" else payments if kind == "payment" else set()).add(ident)

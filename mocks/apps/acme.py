@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from mocks.apps.base import MockContext, dumps, luhn_ok, render, require, tokenise
@@ -85,7 +85,7 @@ def webhook(ctx: MockContext) -> Any:
 def register(app: FastAPI, ctx: MockContext) -> None:
     @app.post("/v1/payments", status_code=201)
     async def create(request: Request, body: PaymentIn,
-                     idempotency_key: str | None = Header(None)) -> JSONResponse:
+                     idempotency_key: str | None = Header(None)) -> Response:
         require(request, "authorization", f"Bearer {ctx.api_key}")
         if not idempotency_key:
             raise InvalidInput("Idempotency-Key header is required", field="Idempotency-Key")

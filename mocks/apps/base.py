@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -34,6 +34,9 @@ from mocks.models.types import (
     Decision,
 )
 from wallet.domain.errors import DomainError
+
+if TYPE_CHECKING:  # the dispatcher imports this module
+    from mocks.apps.dispatcher import Dispatcher
 
 HTTP_STATUS = {"idempotency_key_reused": 422, "idempotency_in_flight": 409, "not_found": 404}
 
@@ -67,16 +70,16 @@ class MockContext:
     clock: Clock
     secret: str
     api_key: str
-    dispatcher: Any = None  # mocks.apps.dispatcher.Dispatcher
     callbacks: dict[str, str] = field(default_factory=dict)  # provider_ref -> callback URL
     default_callback: str = ""
+    dispatcher: Dispatcher = field(init=False)  # set by build_mock: it signs with this context
 
     def decide(self, req: Any) -> Decision:
         decision = self.runtime.handle(req, self.clock.now())
         if decision.processed and decision.provider_ref not in self.callbacks:
             url = getattr(req, "callback_url", "") or self.default_callback
             self.callbacks[decision.provider_ref] = url
-            if self.dispatcher is not None and url:
+            if url:
                 self.dispatcher.schedule(url, decision.webhooks)
         return decision
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from mocks.apps.base import MockContext, dumps, render, require
@@ -91,7 +91,7 @@ def register(app: FastAPI, ctx: MockContext) -> None:
     auth = f"token {ctx.api_key}"
 
     @app.post("/api/v1/stores/{store_id}/invoices")
-    async def create(request: Request, store_id: str, body: InvoiceIn) -> JSONResponse:
+    async def create(request: Request, store_id: str, body: InvoiceIn) -> Response:
         require(request, "authorization", auth)
         currency = body.currency.upper()
         meta = body.metadata

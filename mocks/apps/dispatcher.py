@@ -23,6 +23,7 @@ from functools import partial
 
 import httpx
 
+from mocks.apps.base import Clock
 from mocks.models.retry import next_attempt_at
 from mocks.models.types import Event, Planned
 
@@ -52,7 +53,7 @@ class Attempt:
 
 
 class Dispatcher:
-    def __init__(self, clock: object, sign: Signer, schedule: Callable[[], tuple[float, ...]],
+    def __init__(self, clock: Clock, sign: Signer, schedule: Callable[[], tuple[float, ...]],
                  *, transport: httpx.AsyncBaseTransport | None = None, batch: bool = False,
                  timeout_s: float = 10.0) -> None:
         self.clock = clock
@@ -78,7 +79,7 @@ class Dispatcher:
     def redeliver(self, url: str, event: Event, at: float | None = None) -> None:
         if not url:
             return
-        now = self.clock.now() if at is None else at  # type: ignore[attr-defined]
+        now = self.clock.now() if at is None else at
         heapq.heappush(self._heap, _Due(now, next(self._seq), url, [event]))
         self._kick()
 
@@ -104,17 +105,17 @@ class Dispatcher:
             if not self._heap:
                 await self._wake.wait()
                 continue
-            delay = self._heap[0].at - clock.now()  # type: ignore[attr-defined]
+            delay = self._heap[0].at - clock.now()
             if delay > 0:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the event's
                 # result when the wake-up and a cancellation coincide, swallowing the
                 # cancellation; this loop then waited on _wake forever and hung shutdown.
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay / clock.scale):  # type: ignore[attr-defined]
+                    async with asyncio.timeout(delay / clock.scale):
                         await self._wake.wait()
                 continue
             due = [heapq.heappop(self._heap)]
-            while self._heap and self._heap[0].at <= clock.now():  # type: ignore[attr-defined]
+            while self._heap and self._heap[0].at <= clock.now():
                 due.append(heapq.heappop(self._heap))
             for item in self._group(due):
                 self._start(item)
@@ -158,7 +159,7 @@ class Dispatcher:
             status = response.status_code
         except httpx.HTTPError as exc:
             error = type(exc).__name__
-        now = self.clock.now()  # type: ignore[attr-defined]
+        now = self.clock.now()
         self.log.append(Attempt(now, item.url, tuple(e.id for e in item.events), item.attempt,
                                 status, error))
         if status is not None and (200 <= status < 300 or status == 410):

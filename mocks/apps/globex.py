@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from mocks.apps.base import MockContext, dumps, luhn_ok, render, require, tokenise
 from mocks.apps.signing import sign_globex
@@ -98,7 +98,7 @@ def parse(raw: bytes, ctx: MockContext) -> PaymentRequest:
 
 def register(app: FastAPI, ctx: MockContext) -> None:
     @app.post("/api/charge")
-    async def charge(request: Request) -> JSONResponse:
+    async def charge(request: Request) -> Response:
         require(request, "x-globex-key", ctx.api_key)
         decision = ctx.decide(parse(await request.body(), ctx))
         return await render(ctx, decision,

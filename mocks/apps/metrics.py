@@ -40,11 +40,10 @@ class ProviderState(Collector):
             for outcome, n in sorted(Counter(str(d.outcome) for d in
                                              ctx.runtime.records.decisions()).items()):
                 decided.add_metric([name, outcome], n)
-            if ctx.dispatcher is not None:
-                log = list(ctx.dispatcher.log)
-                for status, n in sorted(Counter(str(a.status or "error") for a in log).items()):
-                    sent.add_metric([name, status], n)
-                queued.add_metric([name], ctx.dispatcher.pending)
+            log = list(ctx.dispatcher.log)
+            for status, n in sorted(Counter(str(a.status or "error") for a in log).items()):
+                sent.add_metric([name, status], n)
+            queued.add_metric([name], ctx.dispatcher.pending)
         yield from (decided, sent, queued)
 
 

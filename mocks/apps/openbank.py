@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from mocks.apps.base import MockContext, dumps, render, require
@@ -91,7 +91,7 @@ def register(app: FastAPI, ctx: MockContext) -> None:
     auth = f"Bearer {ctx.api_key}"
 
     async def create(request: Request, body: Envelope, key: str | None,
-                     operation: str) -> JSONResponse:
+                     operation: str) -> Response:
         require(request, "authorization", auth)
         if not key:
             raise InvalidInput("X-Idempotency-Key header is required", field="X-Idempotency-Key")
@@ -106,12 +106,12 @@ def register(app: FastAPI, ctx: MockContext) -> None:
 
     @app.post("/v1/payment-requests", status_code=201)
     async def deposit(request: Request, body: Envelope,
-                      x_idempotency_key: str | None = Header(None)) -> JSONResponse:
+                      x_idempotency_key: str | None = Header(None)) -> Response:
         return await create(request, body, x_idempotency_key, "deposit")
 
     @app.post("/v1/payouts", status_code=201)
     async def payout(request: Request, body: Envelope,
-                     x_idempotency_key: str | None = Header(None)) -> JSONResponse:
+                     x_idempotency_key: str | None = Header(None)) -> Response:
         return await create(request, body, x_idempotency_key, "payout")
 
     @app.get("/v1/payment-requests/{rid}")

@@ -16,7 +16,7 @@ import base64
 from typing import Any
 
 from fastapi import FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from mocks.apps.base import MockContext, dumps, render, require
@@ -84,7 +84,7 @@ def register(app: FastAPI, ctx: MockContext) -> None:
 
     @app.post("/checkout/sessions")
     async def create(request: Request, body: SessionIn,
-                     idempotency_key: str | None = Header(None)) -> JSONResponse:
+                     idempotency_key: str | None = Header(None)) -> Response:
         require(request, "authorization", basic)
         req = PaymentRequest(body.merchantReference, idempotency_key or body.merchantReference,
                              body.shopperReference, body.amount.value,

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from mocks.apps.base import MockContext, dumps, render, require
@@ -67,7 +67,7 @@ def webhook(ctx: MockContext) -> Any:
 
 def register(app: FastAPI, ctx: MockContext) -> None:
     @app.post("/resources/applicants")
-    async def create(request: Request, body: ApplicantIn) -> JSONResponse:
+    async def create(request: Request, body: ApplicantIn) -> Response:
         require(request, "x-app-token", ctx.api_key)
         req = KycRequest(body.externalUserId, body.externalUserId, body.externalUserId,
                          body.info.country.upper(), age(body.info.dob, date.today()),

@@ -17,6 +17,7 @@ from mocks.models.types import (
     TIMEOUT,
     Decision,
     Event,
+    KycRequest,
     PaymentRequest,
     Planned,
 )
@@ -161,10 +162,10 @@ def dispute_events(pref: str, reference: str, amount: int, *, seq: int,
     return out
 
 
-def failed_call(provider: str, kind: str, req: PaymentRequest | object, pref: str, *,
+def failed_call(provider: str, kind: str, req: PaymentRequest | KycRequest, pref: str, *,
                 now: float, latency: float, fault: str | None) -> Decision:
     """The decision for a call the provider never acted on: no record, no webhook."""
-    return Decision(provider, kind, req.reference, req.idempotency_key, pref,  # type: ignore[attr-defined]
+    return Decision(provider, kind, req.reference, req.idempotency_key, pref,
                     getattr(req, "operation", "kyc"), getattr(req, "amount", 0),
                     getattr(req, "currency", ""), now, latency, fault, False, ERROR, None, ERROR,
                     now + latency)

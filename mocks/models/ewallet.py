@@ -40,6 +40,7 @@ def decide(req: PaymentRequest, dice: Dice, now: float, profile: FaultProfile, *
     if not t.processed:
         return failed_call(provider, KIND, req, pref, now=now, latency=latency, fault=t.fault)
     answered = now + latency
+    code: str | None
     if dice.uniform(provider, ref, "abandon") < flow.abandon_probability:
         final, code, final_at = EXPIRED, "expired", answered + flow.session_timeout_s
     else:

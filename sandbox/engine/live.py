@@ -327,7 +327,7 @@ def run_live(scenario: Scenario, *, seed: int | None = None, variant: str = "ref
                             wallet=gateway.wallet)
     with serve_app(replay_app) as replay_url, httpx.Client(base_url=replay_url, timeout=60) as http:
         history.wallet = HttpWallet(http, gateway.wallet)  # type: ignore[assignment]
-        checks, anomalies = run_checks(history.wallet, journal, decisions, history, end)  # type: ignore[arg-type]
+        checks, anomalies = run_checks(history.wallet, journal, decisions, history, end)
     metrics = measure(scenario, gateway, shell, journal)  # type: ignore[arg-type]
     expectations = expect(scenario, metrics, anomalies)
     return RunResult(scenario, seed, variant, checks, expectations, anomalies, metrics, mode="live",

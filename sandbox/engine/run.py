@@ -63,7 +63,7 @@ class RunResult:
 def candidates(profiles: dict[str, FaultProfile]) -> list[Candidate]:
     """The gateway's contract with each provider: what it takes and what it charges (the
     provider's own published fees, so a clean run reconciles)."""
-    out = []
+    out: list[Candidate] = []
     for name, p in profiles.items():
         if p.kind == "crypto":
             currencies = sorted(p.chain.rate) if p.chain else ["EUR"]

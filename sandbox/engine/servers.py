@@ -88,7 +88,7 @@ def wait_healthy(url: str, *, timeout_s: float = 30.0, process: subprocess.Popen
 
 
 @contextlib.contextmanager
-def serve_app(app: object, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve_app(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Run an ASGI app under uvicorn in a daemon thread; yields its base URL (``port`` 0:
     a free one). Leaving the block stops the server and runs the app's shutdown."""
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="error"))
@@ -151,13 +151,11 @@ class LiveStack:
     def mocks_due_by(self, at: float) -> int:
         """Webhook deliveries planned at or before model time ``at`` not yet sent (or still
         being sent). Read from another thread: a momentary count, good enough to poll."""
-        return sum(ctx.dispatcher.due_by(at) for ctx in self.contexts.values()
-                   if ctx.dispatcher is not None)
+        return sum(ctx.dispatcher.due_by(at) for ctx in self.contexts.values())
 
     def deliveries(self) -> int:
         """Webhook POSTs the mocks made (duplicates and retries included)."""
-        return sum(len(ctx.dispatcher.log) for ctx in self.contexts.values()
-                   if ctx.dispatcher is not None)
+        return sum(len(ctx.dispatcher.log) for ctx in self.contexts.values())
 
 
 @contextlib.contextmanager

@@ -144,7 +144,7 @@ class SimShell:
             if decision.processed and decision.provider_ref not in self._planned:
                 self._planned.add(decision.provider_ref)  # a replay does not re-send webhooks
                 self._plan(runtime.name, decision.webhooks)
-            if retry == self.max_retries or FAULT_STATUS.get(decision.fault) not in RETRY_STATUSES:
+            if retry == self.max_retries or _status(decision) not in RETRY_STATUSES:
                 break
             yield self.env.timeout(decision.latency)  # the refusal arrives, then the back-off
         return decision
@@ -211,10 +211,15 @@ def client_event(d: Decision | None, attempt: int) -> e.Event:
     first call runs (None), is an unknown outcome; anything else is the reply."""
     if d is None or d.fault in RESPONSE_LOST:
         return e.ProviderTimedOut(attempt)
-    status = FAULT_STATUS.get(d.fault)
+    status = _status(d)
     if status in RETRY_STATUSES:
         return e.ProviderFailed(attempt, f"http_{status}")
     return replied(d, attempt)
+
+
+def _status(d: Decision) -> int:
+    """The HTTP status the call was refused with (429, 503), or 0: answered or lost."""
+    return FAULT_STATUS.get(d.fault, 0) if d.fault else 0
 
 
 def replied(d: Decision, attempt: int) -> e.ProviderReplied:

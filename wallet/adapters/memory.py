@@ -12,6 +12,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from wallet.domain.audit import AuditEntry
 from wallet.domain.errors import AlreadyExists
@@ -62,7 +63,7 @@ class MemoryUnitOfWork(UnitOfWork):
         self._s = store.state
         self._lock = store.lock
         self._lock.acquire()
-        self._undo: list[Callable[[], None]] = []
+        self._undo: list[Callable[[], object]] = []
         self._open = True
 
     def commit(self) -> None:
@@ -233,7 +234,7 @@ class MemoryUnitOfWork(UnitOfWork):
                if r.scope.startswith(scope_prefix) and r.created_at < before]
         for k in old:
             record = self._s.idempotency.pop(k)
-            self._undo.append(lambda k=k, r=record: self._s.idempotency.__setitem__(k, r))
+            self._undo.append(partial(self._s.idempotency.__setitem__, k, record))
         return len(old)
 
     def last_audit(self, stream: str) -> AuditEntry | None:

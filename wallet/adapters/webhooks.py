@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -252,6 +252,7 @@ def receive(provider: str, secret: str, body: bytes, headers: Mapping[str, str],
             now: float, guard: ReplayGuard | None = None) -> list[WebhookReceived]:
     """Verify ``body`` for ``provider``'s dialect and parse it. Raises SignatureError."""
     dialect = dialect_of(provider)
+    parse: Callable[[str, Any], list[WebhookReceived]]
     if dialect == "acme":
         payload: Any = verify_acme(secret, body, headers)
         parse = _acme

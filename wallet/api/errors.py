@@ -9,6 +9,7 @@ without internals; bad input must never get that far.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -78,7 +79,7 @@ def problem(
     code: str,
     detail: str,
     field: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
@@ -127,7 +128,7 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
         }
         for err in exc.errors()
     ]
-    first = errs[0] if errs else {"field": None, "message": "invalid request"}
+    first: dict[str, Any] = errs[0] if errs else {"field": None, "message": "invalid request"}
     detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     return problem(request, 422, "invalid_request", detail, first["field"], errors=errs)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 def shallow_dict(record: Any) -> dict[str, Any]:
     """``{field: value}`` of a dataclass instance; values are shared, not copied."""
-    return {name: getattr(record, name) for name in _names(type(record))}
+    return {name: getattr(record, name) for name in _names(record.__class__)}
 
 
 @cache

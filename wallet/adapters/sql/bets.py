@@ -258,7 +258,7 @@ class AsyncFastBets(_OneStatementBets):
             placed = await cur.fetchall()
         rows: list[Row | None] = [None] * len(batch)
         for ord_, *row in placed:
-            rows[order[ord_ - 1]] = tuple(row)  # type: ignore[assignment]
+            rows[order[ord_ - 1]] = tuple(row)
         return rows
 
     def _batch_failed(self, exc: Exception) -> None:

@@ -28,12 +28,13 @@ _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (\w+)\.")
 def translate(exc: BaseException) -> Exception | None:
     """The exception to raise instead of ``exc`` (a driver error, or SQLAlchemy's wrapper
     of one), or None to let ``exc`` propagate."""
-    orig = getattr(exc, "orig", None) if isinstance(exc, sa.exc.StatementError) else exc
+    orig: BaseException | None = exc.orig if isinstance(exc, sa.exc.StatementError) else exc
     if isinstance(orig, OverflowError):  # pysqlite refuses ints beyond 64 bits
         return errors.InvalidAmount("amount exceeds the 64-bit range of the store", field="amount")
     if isinstance(orig, sqlite3.Error):
         return _sqlite(orig)
-    if getattr(orig, "sqlstate", None) is not None or getattr(orig, "diag", None) is not None:
+    if orig is not None and (getattr(orig, "sqlstate", None) is not None
+                             or getattr(orig, "diag", None) is not None):
         return _postgresql(orig)  # psycopg, without importing it
     return None
 

@@ -26,7 +26,8 @@ class Prepared:
 
     def __init__(self, stmt: Executable, dialect: Dialect, *, column_keys: list[str] | None = None
                  ) -> None:
-        compiled = stmt.compile(dialect=dialect, column_keys=column_keys)
+        # the stubs give Executable no compile(); every statement here is a ClauseElement
+        compiled: Any = stmt.compile(dialect=dialect, column_keys=column_keys)  # type: ignore[attr-defined]
         if compiled.positional:
             raise ValueError("compile with a named paramstyle (pyformat or named)")
         for bp in compiled.bind_names:

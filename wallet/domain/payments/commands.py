@@ -32,6 +32,7 @@ UNRESOLVED: Final = "unresolved"  # inquiries exhausted, outcome still unknown
 
 class GatewayCommand:
     __slots__ = ()
+    payment_id: str  # every command's own field: the payment it is for
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ def start(event: e.DepositRequested | e.PayoutRequested, now: float,
     p = Payment(event.payment_id, PAYOUT if is_payout else DEPOSIT, event.player_id,
                 event.amount, event.currency, event.method, now,
                 state=S.REQUESTED if is_payout else S.CREATED)
-    if not is_payout:
+    if isinstance(event, e.DepositRequested):
         p.country, p.bin = event.country, event.bin
     return transition(p, event, now, policy)
 

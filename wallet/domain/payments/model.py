@@ -106,7 +106,7 @@ class Payment:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: what a SQL store keeps in the payment's ``data`` column."""
-        d = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        d = {name: getattr(self, name) for name in self.__slots__}
         d["state"] = self.state.value
         d["seen"] = sorted(self.seen)
         d["timers"] = [list(t) for t in self.timers]

@@ -16,7 +16,7 @@ from wallet.domain.routing.base import Candidate, Outcome, RouteRequest
 from wallet.domain.routing.registry import STRATEGIES, make_strategy
 
 RATES = {"acme": 0.55, "globex": 0.70, "paywave": 0.62}
-CANDIDATES = [Candidate(name, {"card"}, {"EUR"}, fee_bps=150 + 25 * i, priority=i)
+CANDIDATES = [Candidate(name, frozenset({"card"}), frozenset({"EUR"}), fee_bps=150 + 25 * i, priority=i)
               for i, name in enumerate(RATES)]
 RULES = [{"name": "big EUR", "currency": "EUR", "min_amount": 100_000, "providers": ["globex"]}]
 
