@@ -16,13 +16,12 @@ from typing import Any
 
 from mocks.models.records import settled
 from mocks.models.types import Decision
-from sandbox.workload import History
+from sandbox.workload import History, Ledger
 from wallet.domain.errors import DomainError
 from wallet.domain.idempotency import IdempotencyKey
 from wallet.domain.ledger import Transaction
 from wallet.domain.payments.journal import JournalEntry
 from wallet.domain.payments.states import State, allowed
-from wallet.service.wallet import Wallet
 
 MAX_IDS = 50  # ids listed per check; the count is always complete
 # Gateway anomalies that are facts about the providers, not faults of the wallet.
@@ -61,7 +60,7 @@ CHECK_OF_KIND = {"balance_mismatch": "balances_equal_postings",
                  "currency_not_conserved": "money_conserved"}  # the rest: a transaction's
 
 
-def ledger_checks(wallet: Wallet) -> list[Check]:
+def ledger_checks(wallet: Ledger) -> list[Check]:
     return ledger_checks_of((v.kind, v.ids) for v in wallet.ledger_violations())
 
 
@@ -112,7 +111,7 @@ def settlement_checks_of_ids(decisions: Iterable[Decision], txn_ids: Iterable[st
     ]
 
 
-def history_checks(wallet: Wallet, history: History, txn_ids: set[str],
+def history_checks(wallet: Ledger, history: History, txn_ids: set[str],
                    replay_limit: int = 5_000) -> list[Check]:
     """Rule 4: every acknowledged request is durable; every replay returns the first answer.
     Plus the game rule a rollback promises: a bet rolled back first is never charged."""
@@ -166,7 +165,7 @@ def journal_checks(journal: list[JournalEntry]) -> tuple[list[Check], Counter[st
     return checks, anomalies
 
 
-def run_checks(wallet: Wallet, journal: list[JournalEntry], decisions: Iterable[Decision],
+def run_checks(wallet: Ledger, journal: list[JournalEntry], decisions: Iterable[Decision],
                history: History, now: float) -> tuple[list[Check], dict[str, int]]:
     """Every check, and anomalies by kind (gateway flags plus one per violating id)."""
     with wallet.store.unit_of_work(read_only=True) as uow:

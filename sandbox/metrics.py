@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.engine.sim import SimShell
 from sandbox.scenario import HOUR, Scenario
 from wallet.domain.ledger import AccountType, house
 from wallet.domain.payments.flow import deposit_txn_id
@@ -84,8 +83,9 @@ class Metrics:
         }
 
 
-def measure(scenario: Scenario, gateway: Gateway, shell: SimShell,
+def measure(scenario: Scenario, gateway: Gateway, calls: Sequence[tuple[str, float, float, str]],
             journal: list[JournalEntry]) -> Metrics:
+    """``calls``: the shell's provider calls, (provider, start, end, result) in model time."""
     m = Metrics()
     by_payment: dict[str, list[JournalEntry]] = defaultdict(list)
     for j in journal:
@@ -123,7 +123,7 @@ def measure(scenario: Scenario, gateway: Gateway, shell: SimShell,
             if done is not None:
                 m.payouts_paid += 1
                 m.time_to_payout.append(done - start)
-    for provider, t0, t1, result in shell.calls:
+    for provider, t0, t1, result in calls:
         m.latency[provider].append(t1 - t0)
         m.call_results[provider][result] += 1
     with gateway.store.unit_of_work(read_only=True) as uow:

@@ -24,6 +24,7 @@ from wallet.domain.payments.flow import deposit_txn_id
 from wallet.domain.payments.model import DEPOSIT, Policy
 from wallet.domain.routing import Candidate, Strategy
 from wallet.domain.withdrawals import Withdrawal, WithdrawalStatus
+from wallet.service.clock import Clock
 from wallet.service.controls import Controls
 from wallet.service.gateway import Gateway, Step
 from wallet.service.handlers.common import acc
@@ -183,7 +184,7 @@ _WALLETS: dict[str, type[Wallet]] = {
 }
 
 
-def build(variant: str, store: Store, clock: SimClock, candidates: Sequence[Candidate],
+def build(variant: str, store: Store, clock: Clock, candidates: Sequence[Candidate],
           strategy: Strategy, *, seed: int, policy: Policy, controls: Controls) -> Gateway:
     """The gateway (and its wallet) of ``variant`` on ``store``."""
     wallet = _WALLETS.get(variant, Wallet)(store, clock)

@@ -13,24 +13,69 @@ import math
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
-from typing import Any
+from typing import Any, Protocol
 
 import simpy
 
 from mocks.models.types import CardInfo
-from sandbox.engine.sim import SimShell
 from sandbox.randomness import Dice
 from sandbox.scenario import Amount, Scenario
 from wallet.domain import commands as c
 from wallet.domain.errors import DomainError
 from wallet.domain.idempotency import IdempotencyKey
 from wallet.domain.money import exponent
-from wallet.service.wallet import Wallet
+from wallet.service.unit_of_work import Store
 
 AGGREGATOR = "hub88"
 _Z99 = NormalDist().inv_cdf(0.99)
 _N = NormalDist()
 SETTLED = frozenset({"succeeded", "failed", "expired", "reversed", "refunded", "charged_back"})
+
+
+class Ledger(Protocol):
+    """The wallet as the workload calls it and the checker reads it: in process
+    (:class:`wallet.service.wallet.Wallet`) or over HTTP (``sandbox.engine.live.HttpWallet``)."""
+
+    @property
+    def store(self) -> Store: ...
+    def execute(self, cmd: c.Command, *, idempotency: IdempotencyKey | None = None,
+                actor: str = ...) -> dict[str, Any]: ...
+    def balance(self, player_id: str, currency: str) -> dict[str, Any]: ...
+    def ledger_violations(self) -> list[Any]: ...
+
+
+class _Named(Protocol):
+    @property
+    def value(self) -> str: ...
+
+
+class PaymentStatus(Protocol):
+    """What the cashier page shows of a payment."""
+
+    @property
+    def state(self) -> _Named: ...
+    @property
+    def credited(self) -> int: ...
+
+
+class Cashier(Protocol):
+    """The gateway as the player's cashier page polls it."""
+
+    @property
+    def wallet(self) -> Ledger: ...
+    def payment(self, payment_id: str) -> PaymentStatus: ...
+
+
+class Shell(Protocol):
+    """Where the workload sends deposits and payouts: the SimPy shell calls the gateway in
+    process (``sandbox.engine.sim.SimShell``), the live one posts to its HTTP API."""
+
+    @property
+    def gateway(self) -> Cashier: ...
+    def deposit(self, payment_id: str, player_id: str, amount: int, currency: str, method: str,
+                *, country: str = ..., card: CardInfo | None = ...) -> object: ...
+    def payout(self, withdrawal_id: str, player_id: str, amount: int, currency: str, method: str,
+               provider: str) -> object: ...
 
 
 @dataclass(slots=True)
@@ -49,7 +94,7 @@ class Op:
 
 @dataclass
 class History:
-    wallet: Wallet
+    wallet: Ledger
     scope: str = "workload"
     ops: list[Op] = field(default_factory=list)
 
@@ -93,7 +138,7 @@ class Population:
 
     env: simpy.Environment
     scenario: Scenario
-    shell: SimShell
+    shell: Shell
     history: History
     dice: Dice
     payout_provider: str | None

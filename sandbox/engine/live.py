@@ -289,7 +289,7 @@ def run_live(scenario: Scenario, *, seed: int | None = None, variant: str = "ref
     dice = Dice(seed)
     profiles = scenario.profiles(base)
     clock = ScaledClock(time_scale)
-    gateway = build(variant, store or MemoryStore(), clock, candidates(profiles),  # type: ignore[arg-type]
+    gateway = build(variant, store or MemoryStore(), clock, candidates(profiles),
                     scenario.routing.build(), seed=seed,
                     policy=Policy(max_attempts=scenario.gateway.max_attempts),
                     controls=DefaultControls(scenario.payout_review_at()))
@@ -305,9 +305,9 @@ def run_live(scenario: Scenario, *, seed: int | None = None, variant: str = "ref
                            limits=httpx.Limits(max_connections=workers)) as pool_http,
               ThreadPoolExecutor(workers, thread_name_prefix="live-cashier") as pool):
             shell = LiveShell(env, http, pool_http, gateway.wallet, pool, log)
-            history = History(shell.gateway.wallet)  # type: ignore[arg-type]
+            history = History(shell.gateway.wallet)
             payout = next((n for n, p in profiles.items() if p.kind == "bank"), None)
-            population = Population(env, scenario, shell, history,  # type: ignore[arg-type]
+            population = Population(env, scenario, shell, history,
                                     dice.child("workload"), payout)
             population.start()
             env.real_start = clock.start()
@@ -326,9 +326,9 @@ def run_live(scenario: Scenario, *, seed: int | None = None, variant: str = "ref
     replay_app = create_app(Settings(database_url="memory://", gateway=False, log_level="error"),
                             wallet=gateway.wallet)
     with serve_app(replay_app) as replay_url, httpx.Client(base_url=replay_url, timeout=60) as http:
-        history.wallet = HttpWallet(http, gateway.wallet)  # type: ignore[assignment]
+        history.wallet = HttpWallet(http, gateway.wallet)
         checks, anomalies = run_checks(history.wallet, journal, decisions, history, end)
-    metrics = measure(scenario, gateway, shell, journal)  # type: ignore[arg-type]
+    metrics = measure(scenario, gateway, shell.calls, journal)
     expectations = expect(scenario, metrics, anomalies)
     return RunResult(scenario, seed, variant, checks, expectations, anomalies, metrics, mode="live",
                      extra={"virtual_hours": end / HOUR, "deliveries": stack.deliveries(),

@@ -118,7 +118,7 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, variant: str = 
     decisions = [d for rt in shell.runtimes.values() for d in rt.records.decisions()]
     journal = gateway.journal()
     checks, anomalies = run_checks(gateway.wallet, journal, decisions, history, end)
-    metrics = measure(scenario, gateway, shell, journal)
+    metrics = measure(scenario, gateway, shell.calls, journal)
     expectations = expect(scenario, metrics, anomalies)
     return RunResult(scenario, seed, variant, checks, expectations, anomalies, metrics,
                      extra={"virtual_hours": end / HOUR, "deliveries": shell.deliveries,
