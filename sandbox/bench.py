@@ -81,7 +81,9 @@ def pgbench_tps(url: str, *, seconds: int, clients: int, scale: int = 10) -> Fig
             capture_output=True,
             text=True,
         ).stdout
-    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    if (found := re.search(r"tps = ([\d.]+)", out)) is None:
+        raise RuntimeError(f"pgbench printed no 'tps = ' line:\n{out}")
+    tps = float(found.group(1))
     lat = re.search(r"latency average = ([\d.]+) ms", out)
     return Figure(f"pgbench TPC-B ({clients} clients)", tps, mean_ms=float(lat.group(1)) if lat else None)
 

@@ -17,6 +17,7 @@ from typing import Any
 from mocks.models.records import settled
 from mocks.models.types import Decision
 from sandbox.workload import History, Ledger
+from wallet.domain.commands import PlaceBet
 from wallet.domain.errors import DomainError
 from wallet.domain.idempotency import IdempotencyKey
 from wallet.domain.ledger import Transaction
@@ -137,8 +138,8 @@ def history_checks(wallet: Ledger, history: History, txn_ids: set[str],
         bet_id = getattr(op.command, "bet_transaction_id", None)
         if op.kind == "RollbackBet" and op.outcome == "ok" and bet_id:
             rolled_back.setdefault(bet_id, op.id)
-        elif op.kind == "PlaceBet" and op.outcome == "ok":
-            tx = op.command.transaction_id  # type: ignore[attr-defined]
+        elif isinstance(op.command, PlaceBet) and op.outcome == "ok":
+            tx = op.command.transaction_id
             if tx in rolled_back and rolled_back[tx] < op.id:
                 charged_after.append(tx)
     return [

@@ -51,7 +51,7 @@ class SuccessRateWindow(Learner[dict[str, WindowRate]]):
             w = state.get(c.name)
             n = len(w.outcomes) if w is not None else 0
             counts.append(n)
-            scores.append(w.successes / n if n else UNTRIED)  # type: ignore[union-attr]
+            scores.append(w.successes / n if w is not None and n else UNTRIED)
         b, s = top_two(pool, scores)
         as_dict = {c.name: scores[i] for i, c in enumerate(pool)}
         best = pool[b].name
