@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
@@ -27,6 +27,9 @@ from mocks.models.sections import (
     lognormal,
 )
 from mocks.models.types import FAULTS
+
+if TYPE_CHECKING:  # compiled reads the profile
+    from mocks.models.compiled import Compiled
 
 # The canonical decline vocabulary; dialects translate it into their own codes.
 DECLINE_CODES = frozenset({
@@ -244,7 +247,7 @@ class FaultProfile(Strict):
         self._compiled = Compiled(self)
 
     @property
-    def compiled(self) -> Any:
+    def compiled(self) -> Compiled:
         """The plain-attribute tables ``decide`` reads (built once per profile)."""
         return self._compiled
 
