@@ -32,6 +32,11 @@ def opened(text: str) -> float:
     return float(m[1]) if m else 0.0
 
 
+def connections_max(text: str) -> float | None:
+    m = re.search(r"^wallet_db_connections_max ([0-9.e+]+)$", text, re.M)
+    return float(m[1]) if m else None
+
+
 def test_metrics_sum_over_two_workers(pg_url, tmp_path):
     port = free_port()
     folder = tmp_path / "prom"
@@ -39,7 +44,7 @@ def test_metrics_sum_over_two_workers(pg_url, tmp_path):
     proc = subprocess.Popen(
         [str(BIN / "sandbox"), "serve", "--db", pg_url, "--port", str(port), "--no-mocks",
          "--workers", "2"],
-        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)},
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder), "WALLET_DB_CONNECTIONS": "6"},
         stdout=(tmp_path / "serve.log").open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -54,6 +59,7 @@ def test_metrics_sum_over_two_workers(pg_url, tmp_path):
             assert r.status_code == 201, r.text
         scrapes = [httpx.get(f"{url}/metrics", timeout=10).text for _ in range(10)]
         assert {opened(t) for t in scrapes} == {float(n)}
+        assert {connections_max(t) for t in scrapes} == {12.0}  # 6 for each worker
         writers = {p.name.rsplit("_", 1)[-1] for p in folder.glob("counter_*.db")}
         assert len(writers) >= 2, writers  # both workers counted requests
     finally:

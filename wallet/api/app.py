@@ -125,6 +125,9 @@ def create_app(settings: Settings | None = None, *, wallet: Wallet | None = None
         lifespan=lifespan,
     )
     metrics = Metrics()
+    if owned and settings.database_url.startswith("postgresql"):
+        metrics.db_connections.set(sum(pool_sizes(settings.db_connections)[:2])
+                                   + (HOT_CONNECTIONS if hot is not None else 0))
     app.state.settings = settings
     app.state.wallet = wallet
     app.state.gateway = gateway

@@ -20,7 +20,7 @@ import time
 import uuid
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,6 +84,13 @@ class Metrics:
             "its calls return, and share a commit",
             buckets=(1, 2, 4, 8, 16, 32),
             registry=own,
+        )
+        self.db_connections = Gauge(
+            "wallet_db_connections_max",
+            "PostgreSQL connections the server may open: each live worker's cap (store pool and "
+            "bet hot path), summed; compare with the server's max_connections",
+            registry=own,
+            multiprocess_mode="livesum",
         )
 
         self.provider_calls = Histogram(
