@@ -33,8 +33,14 @@ def _fresh(timestamp: str, now: float | None, tolerance: float) -> None:
         ts = float(timestamp)
     except ValueError:
         raise SignatureError("bad timestamp") from None
-    if abs(_now(now) - ts) > tolerance:
+    if not abs(_now(now) - ts) <= tolerance:  # "nan" parses, and compares false with anything
         raise SignatureError("timestamp outside tolerance")
+
+
+def _same(expected: str, given: str) -> bool:
+    """Constant-time equality for any header text (``compare_digest`` raises TypeError on
+    str with non-ASCII characters, which a forged header may hold)."""
+    return hmac.compare_digest(expected.encode(), given.encode())
 
 
 # --- acme: Standard Webhooks (webhook-id / webhook-timestamp / webhook-signature) -----------
@@ -52,6 +58,8 @@ def verify_acme(secret: str, body: bytes, headers: dict[str, str]) -> Any:
         return Webhook(secret).verify(body, dict(headers))
     except WebhookVerificationError as exc:
         raise SignatureError(str(exc)) from None
+    except UnicodeDecodeError:  # the library decodes the body before it checks anything
+        raise SignatureError("body is not UTF-8") from None
 
 
 # --- globex: Stripe-like "t=...,v1=hex" over "t.body" ----------------------------------------
@@ -69,7 +77,7 @@ def verify_globex(secret: str, body: bytes, header: str, *, now: float | None = 
         raise SignatureError("missing t or v1")
     _fresh(parts["t"], now, tolerance)
     mac = hmac.new(secret.encode(), parts["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(mac, parts["v1"]):
+    if not _same(mac, parts["v1"]):
         raise SignatureError("signature mismatch")
     return json.loads(body)
 
@@ -93,11 +101,14 @@ def sign_paywave_item(hex_key: str, item: dict[str, Any]) -> str:
 
 def verify_paywave(hex_key: str, body: bytes) -> list[dict[str, Any]]:
     """Verify every item of a notification batch; returns the items."""
-    items = [n["NotificationRequestItem"] for n in json.loads(body)["notificationItems"]]
-    for item in items:
-        given = item.get("additionalData", {}).get("hmacSignature", "")
-        if not hmac.compare_digest(sign_paywave_item(hex_key, item), given):
-            raise SignatureError(f"bad hmacSignature on {item.get('pspReference')}")
+    try:
+        items = [n["NotificationRequestItem"] for n in json.loads(body)["notificationItems"]]
+        for item in items:
+            given = str((item.get("additionalData") or {}).get("hmacSignature", ""))
+            if not _same(sign_paywave_item(hex_key, item), given):
+                raise SignatureError(f"bad hmacSignature on {item.get('pspReference')}")
+    except (ValueError, KeyError, TypeError, AttributeError):  # not JSON, not a batch
+        raise SignatureError("not a notification batch") from None
     return items
 
 
@@ -120,13 +131,13 @@ def verify_openbank(secret: str, body: bytes, headers: dict[str, str], *,
                     now: float | None = None, tolerance: float = TOLERANCE_S) -> Any:
     h = {k.lower(): v for k, v in headers.items()}
     digest = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
-    if not hmac.compare_digest(digest, h.get("digest", "")):
+    if not _same(digest, h.get("digest", "")):
         raise SignatureError("digest mismatch")
     params = dict(p.split("=", 1) for p in h.get("signature", "").split(",") if "=" in p)
     created = params.get("created", "")
     _fresh(created, now, tolerance)
     mac = hmac.new(secret.encode(), _ob_string(created, digest), hashlib.sha512).digest()
-    if not hmac.compare_digest(base64.b64encode(mac).decode(),
+    if not _same(base64.b64encode(mac).decode(),
                                params.get("signature", "").strip('"')):
         raise SignatureError("signature mismatch")
     return json.loads(body)
@@ -141,7 +152,7 @@ def sign_chainpay(secret: str, body: bytes) -> dict[str, str]:
 
 def verify_chainpay(secret: str, body: bytes, header: str) -> Any:
     mac = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(mac, header):
+    if not _same(mac, header):
         raise SignatureError("signature mismatch")
     return json.loads(body)
 
@@ -159,6 +170,6 @@ def verify_verifyme(secret: str, body: bytes, headers: dict[str, str]) -> Any:
     if h.get("x-payload-digest-alg", "HMAC_SHA256_HEX") != "HMAC_SHA256_HEX":
         raise SignatureError("unsupported digest algorithm")
     mac = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(mac, h.get("x-payload-digest", "")):
+    if not _same(mac, h.get("x-payload-digest", "")):
         raise SignatureError("signature mismatch")
     return json.loads(body)

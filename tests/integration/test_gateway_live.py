@@ -729,6 +729,9 @@ def test_bad_signature_or_tampered_body_is_refused_and_nothing_applied(mem):
             ("acme", body, {"content-type": "application/json"}),  # unsigned
             ("acme", body, sign_globex(secret("globex"), body, time.time())),  # another scheme
             ("nope", body, headers),  # no such provider
+            ("acme", b"\xff" + body, headers),  # not UTF-8: the verifier once raised on it (500)
+            ("globex", body, {"x-globex-signature":  # a non-ASCII signature: once a TypeError
+                              f"t={int(time.time())},v1=\xe9".encode("latin-1")}),
         ]
         journal = s.journal("dep-1")
         for provider, b, h in forged:

@@ -64,8 +64,14 @@ def _fresh(timestamp: str, now: float, tolerance: float) -> None:
         ts = float(timestamp)
     except ValueError:
         raise SignatureError("bad timestamp") from None
-    if abs(now - ts) > tolerance:
+    if not abs(now - ts) <= tolerance:  # "nan" parses, and compares false with anything
         raise SignatureError("timestamp outside tolerance")
+
+
+def _same(expected: str, given: str) -> bool:
+    """Constant-time equality for any header text: ``compare_digest`` refuses str with
+    non-ASCII characters (TypeError, a 500), and a forged header may hold them."""
+    return hmac.compare_digest(expected.encode(), given.encode())
 
 
 def _json(body: bytes) -> Any:
@@ -83,6 +89,8 @@ def verify_acme(secret: str, body: bytes, headers: Mapping[str, str]) -> Any:
         return Webhook(secret).verify(body, _lower(headers))
     except WebhookVerificationError as exc:
         raise SignatureError(str(exc)) from None
+    except UnicodeDecodeError:  # the library decodes the body before it checks anything
+        raise SignatureError("body is not UTF-8") from None
 
 
 def verify_globex(secret: str, body: bytes, headers: Mapping[str, str], now: float,
@@ -94,7 +102,7 @@ def verify_globex(secret: str, body: bytes, headers: Mapping[str, str], now: flo
         raise SignatureError("missing t or v1")
     _fresh(parts["t"], now, tolerance)
     mac = hmac.new(secret.encode(), parts["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(mac, parts["v1"]):
+    if not _same(mac, parts["v1"]):
         raise SignatureError("signature mismatch")
     return _json(body)
 
@@ -119,7 +127,7 @@ def verify_paywave(hex_key: str, body: bytes) -> list[dict[str, Any]]:
         raise SignatureError("not a notification batch") from None
     for item in items:
         given = (item.get("additionalData") or {}).get("hmacSignature", "")
-        if not hmac.compare_digest(_paywave_mac(hex_key, item), str(given)):
+        if not _same(_paywave_mac(hex_key, item), str(given)):
             raise SignatureError(f"bad hmacSignature on {item.get('pspReference')}")
     return items
 
@@ -129,14 +137,14 @@ def verify_openbank(secret: str, body: bytes, headers: Mapping[str, str], now: f
     """``Digest: SHA-256=<b64>`` + HMAC-SHA512 over ``(created)`` and ``digest``."""
     h = _lower(headers)
     digest = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
-    if not hmac.compare_digest(digest, h.get("digest", "")):
+    if not _same(digest, h.get("digest", "")):
         raise SignatureError("digest mismatch")
     params = dict(p.split("=", 1) for p in h.get("signature", "").split(",") if "=" in p)
     created = params.get("created", "")
     _fresh(created, now, tolerance)
     signed = f"(created): {created}\ndigest: {digest}".encode()
     mac = base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha512).digest()).decode()
-    if not hmac.compare_digest(mac, params.get("signature", "").strip('"')):
+    if not _same(mac, params.get("signature", "").strip('"')):
         raise SignatureError("signature mismatch")
     return _json(body)
 
@@ -144,7 +152,7 @@ def verify_openbank(secret: str, body: bytes, headers: Mapping[str, str], now: f
 def verify_chainpay(secret: str, body: bytes, headers: Mapping[str, str]) -> Any:
     """BTCPay-like ``BTCPay-Sig: sha256=<hex>``; no timestamp, so dedupe on event ids."""
     mac = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(mac, _lower(headers).get("btcpay-sig", "")):
+    if not _same(mac, _lower(headers).get("btcpay-sig", "")):
         raise SignatureError("signature mismatch")
     return _json(body)
 
