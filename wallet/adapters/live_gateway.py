@@ -213,10 +213,9 @@ class LiveGateway:
             self._vault.pop(step.payment.id, None)
 
     def _request(self, p: Payment, key: str) -> PaymentRequest | None:
-        inst = self._vault.get(p.id)
-        if inst is None and p.method == "card":
+        inst = self._vault.get(p.id) or Instrument()
+        if p.method == "card" and inst.card is None:  # lost in a restart, or never given
             return None
-        inst = inst or Instrument()
         return PaymentRequest(p.id, key, p.player_id, p.amount, p.currency, p.method,
                               f"{self.callback_base_url}/v1/webhooks/{p.provider}",
                               "payout" if p.kind == PAYOUT else "deposit", p.country, inst.card,

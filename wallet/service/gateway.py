@@ -247,8 +247,14 @@ class Gateway:
         exponent(ev.currency)
         if ev.method not in METHODS:
             raise errors.InvalidInput(f"method must be one of {sorted(METHODS)}", field="method")
-        if provider is not None and provider not in self._by_name:
-            raise errors.InvalidInput(f"unknown provider {provider!r}", field="provider")
+        if provider is not None:
+            c = self._by_name.get(provider)
+            if c is None:
+                raise errors.InvalidInput(f"unknown provider {provider!r}", field="provider")
+            if ev.method not in c.methods or (isinstance(ev, e.DepositRequested)
+                                              and ev.currency not in c.currencies):
+                raise errors.InvalidInput(f"provider {provider!r} does not take {ev.method} "
+                                          f"payments in {ev.currency}", field="provider")
         check_id(ev.payment_id, "payment_id")
         check_id(ev.player_id, "player_id")
 

@@ -25,6 +25,7 @@ from wallet.api.schemas import (
     PaymentOut,
     PayoutIntentIn,
 )
+from wallet.domain import errors
 from wallet.domain.payments import events as e
 from wallet.domain.payments.model import Payment
 from wallet.service.gateway import Step
@@ -56,6 +57,8 @@ def _answer(step: Step, response: Response) -> dict[str, Any]:
 @router.post("/gateway/deposits", status_code=201, response_model=PaymentOut)
 async def deposit(body: DepositIntentIn, request: Request, response: Response, who: Operator) -> Any:
     """Start a deposit. The same ``payment_id`` again replays (200) and changes nothing."""
+    if body.method == "card" and body.card is None:
+        raise errors.InvalidInput("a card deposit needs the card", field="card")
     card = Card(**body.card.model_dump()) if body.card else None
     step = await _live(request).deposit(
         body.payment_id, body.player_id, body.amount, body.currency, body.method,
