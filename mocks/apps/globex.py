@@ -79,7 +79,10 @@ def webhook(ctx: MockContext) -> Any:
 
 
 def parse(raw: bytes, ctx: MockContext) -> PaymentRequest:
-    form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
+    try:
+        form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
+    except UnicodeDecodeError:
+        raise InvalidInput("the form body is not UTF-8", field="body") from None
     missing = [f for f in REQUIRED if not form.get(f)]
     if missing:
         raise InvalidInput(f"missing fields {missing}", field=missing[0])
