@@ -137,8 +137,7 @@ def verify_openbank(secret: str, body: bytes, headers: dict[str, str], *,
     created = params.get("created", "")
     _fresh(created, now, tolerance)
     mac = hmac.new(secret.encode(), _ob_string(created, digest), hashlib.sha512).digest()
-    if not _same(base64.b64encode(mac).decode(),
-                               params.get("signature", "").strip('"')):
+    if not _same(base64.b64encode(mac).decode(), params.get("signature", "").strip('"')):
         raise SignatureError("signature mismatch")
     return json.loads(body)
 
