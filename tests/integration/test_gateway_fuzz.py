@@ -14,8 +14,8 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from tests.integration.fuzz_values import BAD, json_values
 from tests.integration.gateway_harness import CARD, OPERATOR, Stack, profile, stack
-from tests.integration.test_api_fuzz import BAD, json_values
 from wallet.adapters.memory import MemoryStore
 
 LOST = {"webhooks": {"loss_probability": 1.0}}  # no webhook in flight while the fuzzer compares states

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mocks.apps.server import API_KEYS
+from tests.integration.fuzz_values import json_values
 from tests.integration.mock_harness import QUIET, make
-from tests.integration.test_api_fuzz import json_values
 
 # dialect -> (kind, path, auth headers, a valid body to mutate)
 ENDPOINTS: dict[str, tuple[str, str, dict[str, str], dict[str, Any]]] = {
