@@ -10,6 +10,7 @@ marked ASSUMPTION.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -74,8 +75,8 @@ RETRY_PRESETS: dict[str, tuple[float, ...]] = {
 
 
 def _check_mix(mix: dict[str, float], known: frozenset[str] | None = DECLINE_CODES) -> None:
-    if any(w < 0 for w in mix.values()) or (mix and sum(mix.values()) <= 0):
-        raise ValueError("mix weights must be >= 0 and not all zero")
+    if not all(0 <= w < math.inf for w in mix.values()) or sum(mix.values()) <= 0:
+        raise ValueError("mix weights must be finite and >= 0, and at least one above zero")
     if known is not None and (unknown := set(mix) - known):
         raise ValueError(f"unknown decline codes {sorted(unknown)}; known: {sorted(known)}")
 

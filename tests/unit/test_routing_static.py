@@ -153,9 +153,11 @@ def test_a_learning_fallback_sees_every_outcome() -> None:
         ({"name": "x", "providers": ["a"], "min_amount": 1.5}, "min_amount"),
         ({"name": "x", "providers": ["a"], "bin_prefix": "4x"}, "bin_prefixes"),
         ({"providers": ["a"]}, "name"),
+        (0, "rules"),  # not a mapping: found by the scenario-file property (an AttributeError)
+        (["a"], "rules"),
     ],
 )
-def test_bad_rules_name_their_field(data: dict[str, object], field: str) -> None:
+def test_bad_rules_name_their_field(data: object, field: str) -> None:
     with pytest.raises(InvalidRoutingConfig) as err:
         make_strategy("rules", rules=[data])
     assert err.value.field == field

@@ -28,6 +28,10 @@ GOOD = "name: t\npurpose: p\nplayers: {count: 10}\n"
     (GOOD + "providers: {timeline: [{provider: acme, kind: outage, at_h: 1, for_h: 0}]}\n",
      "providers.timeline.0.for_h"),
     (GOOD + "expectations: {deposit_approval_min: 2}\n", "expectations.deposit_approval_min"),
+    # found by the property below: an IndexError and an AttributeError, not a ScenarioError
+    (GOOD + "providers: {overrides: {acme: {rules: [{decline_mix: {}}]}}}\n", "decline_mix"),
+    (GOOD + "providers: {overrides: {acme: {decline_mix: {do_not_honor: .nan}}}}\n", "decline_mix"),
+    (GOOD + "routing: {strategy: rules, params: {rules: [0]}}\n", "routing.rules"),
     ("- a list\n", "top level"),
     ("name: [unclosed\n", "YAML"),
 ])
@@ -51,7 +55,8 @@ def test_a_good_scenario_loads_with_defaults(tmp_path):
 LIBRARY = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
 LEAVES = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats()
           | st.text(max_size=8) | st.lists(st.integers(), max_size=2)
-          | st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+          | st.dictionaries(st.text(max_size=4) | st.sampled_from(["do_not_honor", "acme"]),
+                            st.integers() | st.floats(), max_size=2))
 
 
 def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -67,6 +67,8 @@ class Rule:
                    "bin_prefix": "bin_prefixes", "provider": "providers"}
         known = {"name", "providers", "currencies", "countries", "methods", "min_amount", "max_amount",
                  "bin_prefixes"}
+        if not isinstance(data, Mapping):
+            raise InvalidRoutingConfig(f"a rule must be a mapping of fields, not {data!r}", field="rules")
         kwargs: dict[str, object] = {}
         for key, value in data.items():
             target = aliases.get(key, key)
