@@ -28,6 +28,8 @@ def test_profile_patch_outage_and_storm_change_live_behaviour():
         assert (await pay(client, "p1")).json()["decline_code"] == "do_not_honor"
         bad = await client.patch("/_control/profile", json={"approval_rate": 7})
         assert bad.status_code == 400
+        empty = await client.patch("/_control/profile", json={"decline_mix": {}})  # was a 500
+        assert empty.status_code == 400 and empty.json()["errors"][0]["loc"] == ["decline_mix"]
         assert (await client.post("/_control/outage", json={"fault": "x"})).status_code == 400
         assert (await client.get("/_control/profile")).json()["approval_rate"] == 0.0
         await client.post("/_control/outage", json={"fault": "http_5xx"})
