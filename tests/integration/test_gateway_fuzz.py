@@ -55,12 +55,13 @@ def refusable(draw: st.DrawFn) -> tuple[str, bytes]:
                                         ("/v1/gateway/payouts", PAYOUT)]))
     body: Any = dict(valid)
     how = draw(st.sampled_from(["wrong", "wrong", "wrong", "drop", "extra", "shape", "bytes",
-                                "unaffordable"]))
+                                "unaffordable", "misfit"]))
     if how == "wrong":
         for name in draw(st.sets(st.sampled_from(sorted(set(WRONG) & set(body) | {"provider"})),
                                  min_size=1, max_size=2)):
-            body[name] = draw(WRONG[name] | st.just(MISFIT[path]) if name == "provider"
-                              else WRONG[name])
+            body[name] = draw(WRONG[name])
+    elif how == "misfit":  # a valid body pinned to a provider that does not take its method
+        body["provider"] = MISFIT[path]
     elif how == "drop":
         required = {"player_id", "amount", "currency", "method"} | (
             {"payment_id"} if "payment_id" in body else {"withdrawal_id", "provider"})
